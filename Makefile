@@ -1,0 +1,48 @@
+# crmlab — the two commands: `make report` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := data/demo
+SEED ?= 7
+
+.PHONY: setup report test test-fast sample demo national benchmark clean lock
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23.2"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (crmlab)" >/dev/null
+	touch $(STAMP)
+
+$(DEMO)/truth.json: | $(STAMP)
+	$(BIN)/crmlab simulate --out $(DEMO) --scale demo --seed $(SEED)
+
+demo: $(DEMO)/truth.json
+
+sample: $(STAMP)
+	$(BIN)/crmlab simulate --out data/sample --scale sample --seed $(SEED)
+
+national: $(STAMP)
+	$(BIN)/crmlab simulate --out data/national --scale national --seed $(SEED)
+
+report: $(STAMP) $(DEMO)/truth.json
+	$(BIN)/crmlab run all --data $(DEMO) --out reports
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with nbval-sanitize.cfg -p no:cacheprovider
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests -m "not slow" -p no:cacheprovider
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/features.py
+
+# Re-pin every dependency after a deliberate upgrade.
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v -E "^(pip|setuptools|wheel)==" > constraints.txt
+
+clean:
+	rm -rf $(VENV) reports build
