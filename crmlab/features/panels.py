@@ -1,0 +1,322 @@
+"""The shared panels: doctor × month, account × month, distributor × product × month.
+
+Every builder is a pure function: contract tables in (as returned by
+``crmlab.io.load``), a new DataFrame out; inputs are never modified. Panels are
+complete grids — a doctor with no prescriptions in a month has a row with ``trx = 0``
+— because analyses need the zeros (churn, within-doctor variation).
+
+Sums are accumulated with integer codes and ``numpy.bincount`` so the national scale
+(200,000 doctors × 36 months, tens of millions of rows in) stays within seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+CHANNELS = ("face_to_face", "remote", "phone", "email", "messaging", "other")
+
+
+def month_start(dates: pd.Series) -> pd.Series:
+    """The first day of each date's month (``2025-03-14`` → ``2025-03-01``).
+
+    Examples
+    --------
+    >>> month_start(pd.Series(pd.to_datetime(["2025-03-14"]))).dt.strftime("%Y-%m-%d").tolist()
+    ['2025-03-01']
+    """
+    return dates.dt.to_period("M").dt.to_timestamp()
+
+
+def month_range(*columns: pd.Series) -> pd.DatetimeIndex:
+    """All months from the earliest to the latest date found in ``columns``."""
+    found = [c.dropna() for c in columns if c is not None and len(c.dropna())]
+    if not found:
+        raise ValueError("no dates to build a month range from")
+    first = min(c.min() for c in found)
+    last = max(c.max() for c in found)
+    return pd.date_range(pd.Timestamp(first).to_period("M").to_timestamp(),
+                         pd.Timestamp(last).to_period("M").to_timestamp(), freq="MS")
+
+
+def visit_adstock(visits: np.ndarray | pd.DataFrame, decay: float, *, column: str = "visits",
+                  by: str = "doctor_id") -> np.ndarray | pd.Series:
+    """Carry-over stock of visits: ``A_t = v_t + decay * A_{t-1}``, starting at zero.
+
+    Parameters
+    ----------
+    visits : ndarray of shape (n_units, n_months), or a long panel DataFrame
+        Visits per unit and month. A DataFrame must be sorted by ``by`` then month and
+        hold every month for every unit (as the panel builders return).
+    decay : float in [0, 1)
+        Share of last month's stock still working this month.
+
+    Examples
+    --------
+    >>> visit_adstock(np.array([[1.0, 0.0, 2.0]]), decay=0.5).tolist()
+    [[1.0, 0.5, 2.25]]
+    """
+    if not 0 <= decay < 1:
+        raise ValueError(f"decay must be in [0, 1), got {decay}")
+    if isinstance(visits, pd.DataFrame):
+        sizes = visits.groupby(by, sort=False).size()
+        if sizes.nunique() > 1:
+            raise ValueError("visit_adstock needs a complete panel: every unit in every month")
+        wide = visits[column].to_numpy(float).reshape(len(sizes), -1)
+        return pd.Series(visit_adstock(wide, decay).ravel(), index=visits.index, name=f"{column}_adstock")
+    wide = np.asarray(visits, dtype=float)
+    stock = np.zeros_like(wide)
+    carry = np.zeros(wide.shape[0])
+    for t in range(wide.shape[1]):
+        carry = wide[:, t] + decay * carry
+        stock[:, t] = carry
+    return stock
+
+
+def _codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
+    return pd.Categorical(values, categories=categories).codes
+
+
+def _grid_sum(rows: np.ndarray, months: np.ndarray, n_rows: int, n_months: int,
+              weights: np.ndarray | None = None) -> np.ndarray:
+    """Sum ``weights`` (or count) into an ``n_rows × n_months`` grid; codes < 0 are ignored."""
+    keep = (rows >= 0) & (months >= 0)
+    flat = rows[keep].astype(np.int64) * n_months + months[keep]
+    w = None if weights is None else np.asarray(weights, dtype=float)[keep]
+    return np.bincount(flat, weights=w, minlength=n_rows * n_months).astype(float).reshape(n_rows, n_months)
+
+
+def _long(keys: dict[str, pd.Index | np.ndarray], months: pd.DatetimeIndex, n_rows: int) -> pd.DataFrame:
+    frame = {name: np.repeat(np.asarray(values), len(months)) for name, values in keys.items()}
+    frame["month"] = np.tile(months.to_numpy(), n_rows)
+    return pd.DataFrame(frame)
+
+
+def _own_products(products: pd.DataFrame | None, product_ids: Iterable[str] | None) -> list[str] | None:
+    if product_ids is not None:
+        return [product_ids] if isinstance(product_ids, str) else list(product_ids)
+    if products is None or not len(products):
+        return None
+    own = products.loc[~products.get("is_competitor", pd.Series(False, index=products.index))
+                       .fillna(False).astype(bool), "product_id"]
+    return own.tolist()
+
+
+def doctor_month_panel(doctors: pd.DataFrame, visits: pd.DataFrame, prescriptions: pd.DataFrame | None = None,
+                       *, events: pd.DataFrame | None = None, event_attendance: pd.DataFrame | None = None,
+                       products: pd.DataFrame | None = None, product_ids: Iterable[str] | str | None = None,
+                       decay: float = 0.5, months: pd.DatetimeIndex | None = None) -> pd.DataFrame:
+    """Doctor × month: prescriptions, visits by channel, adstocked visits, events attended.
+
+    Parameters
+    ----------
+    doctors, visits, prescriptions, events, event_attendance, products : DataFrame
+        Contract tables. ``prescriptions`` and the event tables may be None.
+    product_ids : str or list of str, optional
+        Products whose ``trx`` are summed and whose detailing visits are counted.
+        Default: every own (non-competitor) product in ``products``, or all products.
+    decay : float
+        Monthly carry-over of ``visit_adstock`` (of ``detailing_visits``).
+    months : DatetimeIndex, optional
+        Months of the grid; default from the first to the last month in the data.
+
+    Returns
+    -------
+    DataFrame
+        One row per doctor and month (sorted by doctor, month): ``doctor_id,
+        account_id, month, trx, nrx, visits`` (completed visits, any product),
+        ``visits_<channel>`` for each contract channel, ``detailing_visits``
+        (completed visits naming one of ``product_ids``), ``visit_adstock`` and
+        ``events_attended`` (events starting that month).
+
+    Examples
+    --------
+    >>> doctors = pd.DataFrame({"doctor_id": ["D1"], "account_id": ["A1"]})
+    >>> visits = pd.DataFrame({"visit_id": ["V1"], "doctor_id": ["D1"], "product_id": ["P1"],
+    ...     "date": pd.to_datetime(["2025-01-10"]), "channel": ["remote"], "status": ["completed"]})
+    >>> rx = pd.DataFrame({"doctor_id": ["D1"], "product_id": ["P1"],
+    ...     "month": pd.to_datetime(["2025-02-01"]), "trx": [3.0]})
+    >>> doctor_month_panel(doctors, visits, rx, decay=0.5)[["month", "trx", "visits", "visit_adstock"]]
+           month  trx  visits  visit_adstock
+    0 2025-01-01  0.0     1.0            1.0
+    1 2025-02-01  3.0     0.0            0.5
+    """
+    products_kept = _own_products(products, product_ids)
+    if prescriptions is not None and products_kept is not None:
+        prescriptions = prescriptions[prescriptions["product_id"].isin(products_kept)]
+    completed = visits[visits.get("status", pd.Series("completed", index=visits.index))
+                       .fillna("completed") == "completed"]
+    visit_month = month_start(completed["date"])
+    if months is None:
+        months = month_range(visit_month, None if prescriptions is None else prescriptions["month"])
+    ids = pd.Index(doctors["doctor_id"])
+    n, n_m = len(ids), len(months)
+    panel = _long({"doctor_id": ids, "account_id": doctors["account_id"].to_numpy()}, months, n)
+
+    m_codes = _codes(visit_month, months)
+    d_codes = _codes(completed["doctor_id"], ids)
+    panel["trx"] = 0.0
+    panel["nrx"] = 0.0
+    if prescriptions is not None and len(prescriptions):
+        p_rows, p_months = _codes(prescriptions["doctor_id"], ids), _codes(prescriptions["month"], months)
+        panel["trx"] = _grid_sum(p_rows, p_months, n, n_m, prescriptions["trx"]).ravel()
+        if "nrx" in prescriptions:
+            panel["nrx"] = _grid_sum(p_rows, p_months, n, n_m, prescriptions["nrx"].fillna(0)).ravel()
+    panel["visits"] = _grid_sum(d_codes, m_codes, n, n_m).ravel()
+    channel = completed.get("channel", pd.Series("face_to_face", index=completed.index)).fillna("face_to_face")
+    for name in CHANNELS:
+        sel = (channel == name).to_numpy()
+        panel[f"visits_{name}"] = _grid_sum(d_codes[sel], m_codes[sel], n, n_m).ravel()
+    named = completed.get("product_id", pd.Series(pd.NA, index=completed.index))
+    detailing = (named.isin(products_kept) if products_kept is not None else named.notna()).to_numpy()
+    detailing_grid = _grid_sum(d_codes[detailing], m_codes[detailing], n, n_m)
+    panel["detailing_visits"] = detailing_grid.ravel()
+    panel["visit_adstock"] = visit_adstock(detailing_grid, decay).ravel()
+    panel["events_attended"] = 0.0
+    if events is not None and event_attendance is not None and len(event_attendance):
+        start = event_attendance.merge(events[["event_id", "start_date"]], on="event_id", how="left")
+        panel["events_attended"] = _grid_sum(_codes(start["doctor_id"], ids),
+                                             _codes(month_start(start["start_date"]), months), n, n_m).ravel()
+    return panel
+
+
+def account_month_panel(accounts: pd.DataFrame, sales: pd.DataFrame | None = None, *,
+                        doctors: pd.DataFrame | None = None, visits: pd.DataFrame | None = None,
+                        prescriptions: pd.DataFrame | None = None, products: pd.DataFrame | None = None,
+                        product_ids: Iterable[str] | str | None = None,
+                        months: pd.DatetimeIndex | None = None) -> pd.DataFrame:
+    """Account × month: sell-out, returns, revenue, prescriptions and visits to its doctors.
+
+    Returns
+    -------
+    DataFrame
+        One row per account and month: ``account_id, region, territory_id, month,
+        sell_out`` (net units, returns included), ``returns`` (units returned, ≥ 0),
+        ``revenue``, ``trx`` (its doctors' prescriptions), ``visits`` (completed visits
+        to its doctors) and ``doctors`` (doctors on file).
+
+    Examples
+    --------
+    >>> accounts = pd.DataFrame({"account_id": ["A1"], "region": ["N"], "territory_id": ["T1"]})
+    >>> sales = pd.DataFrame({"date": pd.to_datetime(["2025-01-03", "2025-01-20"]),
+    ...     "account_id": ["A1", "A1"], "product_id": ["P1", "P1"], "units": [10.0, -2.0]})
+    >>> account_month_panel(accounts, sales)[["sell_out", "returns"]].to_numpy().tolist()
+    [[8.0, 2.0]]
+    """
+    products_kept = _own_products(products, product_ids)
+    if sales is not None and products_kept is not None:
+        sales = sales[sales["product_id"].isin(products_kept)]
+    if prescriptions is not None and products_kept is not None:
+        prescriptions = prescriptions[prescriptions["product_id"].isin(products_kept)]
+    has_visits = visits is not None and doctors is not None and len(visits) > 0
+    if has_visits:
+        visits = visits[visits.get("status", pd.Series("completed", index=visits.index))
+                        .fillna("completed") == "completed"]
+    if months is None:
+        months = month_range(None if sales is None else sales["date"],
+                             None if prescriptions is None else prescriptions["month"],
+                             visits["date"] if has_visits else None)
+    ids = pd.Index(accounts["account_id"])
+    n, n_m = len(ids), len(months)
+    panel = _long({"account_id": ids, "region": accounts["region"].to_numpy(),
+                   "territory_id": accounts["territory_id"].to_numpy()}, months, n)
+    for column in ("sell_out", "returns", "revenue", "trx", "visits"):
+        panel[column] = 0.0
+    if sales is not None and len(sales):
+        rows, cols = _codes(sales["account_id"], ids), _codes(month_start(sales["date"]), months)
+        units = sales["units"].to_numpy(float)
+        panel["sell_out"] = _grid_sum(rows, cols, n, n_m, units).ravel()
+        panel["returns"] = _grid_sum(rows, cols, n, n_m, np.clip(-units, 0, None)).ravel()
+        if "revenue" in sales:
+            panel["revenue"] = _grid_sum(rows, cols, n, n_m, sales["revenue"].fillna(0)).ravel()
+    if doctors is not None and len(doctors):
+        account_of = doctors.set_index("doctor_id")["account_id"]
+        if prescriptions is not None and len(prescriptions):
+            rows = _codes(prescriptions["doctor_id"].map(account_of), ids)
+            panel["trx"] = _grid_sum(rows, _codes(prescriptions["month"], months), n, n_m,
+                                     prescriptions["trx"]).ravel()
+        if has_visits:
+            rows = _codes(visits["doctor_id"].map(account_of), ids)
+            panel["visits"] = _grid_sum(rows, _codes(month_start(visits["date"]), months), n, n_m).ravel()
+        counts = doctors["account_id"].value_counts().reindex(ids, fill_value=0).to_numpy()
+        panel["doctors"] = np.repeat(counts, n_m)
+    else:
+        panel["doctors"] = 0
+    return panel
+
+
+def days_on_hand(inventory: pd.Series | np.ndarray, sell_out: pd.Series | np.ndarray,
+                 days: pd.Series | np.ndarray) -> np.ndarray:
+    """Inventory ÷ average daily sell-out; NaN where there is no sell-out.
+
+    Examples
+    --------
+    >>> days_on_hand(np.array([300.0, 10.0]), np.array([310.0, 0.0]), np.array([31, 30])).tolist()
+    [30.0, nan]
+    """
+    daily = np.asarray(sell_out, dtype=float) / np.asarray(days, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(daily > 0, np.asarray(inventory, dtype=float) / daily, np.nan)
+
+
+def channel_panel(shipments: pd.DataFrame | None, sales: pd.DataFrame | None,
+                  inventory: pd.DataFrame | None, *, distributors: pd.DataFrame | None = None,
+                  months: pd.DatetimeIndex | None = None, window: int = 3) -> pd.DataFrame:
+    """Distributor × product × month: sell-in, sell-out, inventory, days on hand.
+
+    ``sell_in`` sums shipments to the distributor, ``sell_out`` sums sales with that
+    ``distributor_id`` (returns netted), ``inventory`` is the last snapshot of the
+    month (NaN when none), and ``days_on_hand`` is inventory ÷ average daily sell-out
+    over the trailing ``window`` months (this month included).
+
+    Examples
+    --------
+    >>> ship = pd.DataFrame({"date": pd.to_datetime(["2025-01-02"]), "distributor_id": ["W1"],
+    ...     "product_id": ["P1"], "units": [100.0]})
+    >>> sales = pd.DataFrame({"date": pd.to_datetime(["2025-01-15"]), "account_id": ["A1"],
+    ...     "product_id": ["P1"], "units": [62.0], "distributor_id": ["W1"]})
+    >>> inv = pd.DataFrame({"date": pd.to_datetime(["2025-01-31"]), "distributor_id": ["W1"],
+    ...     "product_id": ["P1"], "units_on_hand": [38.0]})
+    >>> channel_panel(ship, sales, inv)[["sell_in", "sell_out", "inventory", "days_on_hand"]].to_numpy().tolist()
+    [[100.0, 62.0, 38.0, 19.0]]
+    """
+    parts = []
+    if shipments is not None and len(shipments):
+        parts.append(shipments.assign(month=month_start(shipments["date"]))
+                     .groupby(["distributor_id", "product_id", "month"], observed=True)["units"].sum()
+                     .rename("sell_in"))
+    if sales is not None and len(sales) and "distributor_id" in sales:
+        via = sales[sales["distributor_id"].notna()]
+        parts.append(via.assign(month=month_start(via["date"]))
+                     .groupby(["distributor_id", "product_id", "month"], observed=True)["units"].sum()
+                     .rename("sell_out"))
+    if inventory is not None and len(inventory):
+        last = inventory.sort_values("date", kind="stable").assign(month=lambda d: month_start(d["date"]))
+        parts.append(last.groupby(["distributor_id", "product_id", "month"], observed=True)["units_on_hand"]
+                     .last().rename("inventory"))
+    if not parts:
+        raise ValueError("channel_panel needs at least one of shipments, sales (with distributor_id), inventory")
+    flows = pd.concat(parts, axis=1)
+    if months is None:
+        months = pd.date_range(flows.index.get_level_values("month").min(),
+                               flows.index.get_level_values("month").max(), freq="MS")
+    pairs = flows.index.droplevel("month").unique().sort_values()
+    grid = pd.MultiIndex.from_tuples([(d, p, m) for d, p in pairs for m in months],
+                                     names=["distributor_id", "product_id", "month"])
+    panel = flows.reindex(grid)
+    for column in ("sell_in", "sell_out"):
+        panel[column] = panel[column].fillna(0.0) if column in panel else 0.0
+    if "inventory" not in panel:
+        panel["inventory"] = np.nan
+    panel = panel.reset_index()
+    days = panel["month"].dt.days_in_month
+    by_series = [panel["distributor_id"], panel["product_id"]]
+    trailing_sell_out = panel["sell_out"].groupby(by_series).transform(lambda x: x.rolling(window, 1).sum())
+    trailing_days = days.groupby(by_series).transform(lambda x: x.rolling(window, 1).sum())
+    panel["days_on_hand"] = days_on_hand(panel["inventory"], trailing_sell_out, trailing_days)
+    if distributors is not None and "region" in distributors:
+        panel.insert(1, "region", panel["distributor_id"].map(distributors.set_index("distributor_id")["region"]))
+    return panel[[c for c in ("distributor_id", "region", "product_id", "month", "sell_in", "sell_out",
+                              "inventory", "days_on_hand") if c in panel]]
