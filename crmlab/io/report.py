@@ -1,0 +1,164 @@
+"""What a check of the data contract found: issues, rejected rows, a readable report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from crmlab.io.schemas import REQUIRED_TABLES, TABLES
+
+ISSUE_COLUMNS = ["table", "column", "check", "rows", "examples", "severity"]
+REJECT_COLUMNS = ["table", "row", "check", "column", "reason", "values"]
+SUMMARY_COLUMNS = ["table", "file", "rows", "rejected"]
+EXAMPLES = 3
+
+
+class DataContractError(Exception):
+    """The input data breaks the data contract; the message says where and how."""
+
+
+def empty_issues() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype="Int64" if column == "rows" else object)
+                         for column in ISSUE_COLUMNS})
+
+
+def empty_rejects() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype="int64" if column == "row" else object)
+                         for column in REJECT_COLUMNS})
+
+
+def issue(table, column, check, message, severity="error", rows=None) -> dict:
+    """One issue that is not about rejected rows (a file problem or a warning)."""
+    return {"table": table, "column": column, "check": check,
+            "rows": pd.NA if rows is None else rows, "examples": message,
+            "severity": severity}
+
+
+def reject_issues(rejects: pd.DataFrame) -> pd.DataFrame:
+    """One error issue per table, column and check, counting the rows rejected."""
+    if rejects.empty:
+        return empty_issues()
+    groups = rejects.groupby(["table", "column", "check"], sort=False)
+    examples = ("row " + rejects["row"].astype(str) + ": " + rejects["reason"]) \
+        .groupby([rejects["table"], rejects["column"], rejects["check"]], sort=False) \
+        .agg(lambda text: "; ".join(text.iloc[:EXAMPLES]))
+    found = pd.DataFrame({"rows": groups["row"].nunique().astype("Int64"),
+                          "examples": examples}).reset_index()
+    found["severity"] = "error"
+    return found[ISSUE_COLUMNS]
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of :func:`crmlab.io.validate`.
+
+    Attributes
+    ----------
+    issues : DataFrame
+        One row per problem: ``table, column, check, rows, examples, severity``
+        (``rows`` counts rejected rows; it is missing for file problems and warnings).
+    rejects : DataFrame
+        One row per failed check of a row: ``table, row, check, column, reason, values``
+        (``row`` is the 0-based data row in the file, ``values`` the row as JSON).
+    summary : DataFrame
+        One row per table: ``table, file, rows, rejected``.
+    data_dir : Path
+        The data directory checked.
+    """
+
+    issues: pd.DataFrame
+    rejects: pd.DataFrame
+    data_dir: Path
+    summary: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=SUMMARY_COLUMNS))
+
+    @property
+    def ok(self) -> bool:
+        """True when no check failed: no fatal file problem and no rejected row."""
+        return not (self.issues["severity"] == "error").any()
+
+    def to_text(self, only_problems: bool = False) -> str:
+        """A readable report, grouped by table, with a few example rows per problem.
+
+        Parameters
+        ----------
+        only_problems : bool, default False
+            Leave out the tables that have no issue.
+
+        Examples
+        --------
+        >>> report = validate("data/sample")  # doctest: +SKIP
+        >>> print(report.to_text())  # doctest: +SKIP
+        """
+        errors = int((self.issues["severity"] == "error").sum())
+        warnings = int((self.issues["severity"] == "warning").sum())
+        n_rejected = self.rejects.drop_duplicates(["table", "row"]).shape[0]
+        verdict = "ok" if self.ok else "FAILED"
+        lines = [f"Data contract check of {self.data_dir}: {verdict} — "
+                 f"{errors} error(s), {warnings} warning(s), {n_rejected} row(s) rejected"]
+        if (self.issues["check"] == "file_missing").any() and self.data_dir.is_dir():
+            found = sorted(path.name for path in self.data_dir.iterdir() if path.is_file())
+            shown = ", ".join(found[:20]) + (", …" if len(found) > 20 else "")
+            lines.append(f"files found in {self.data_dir}: {shown or 'none'}")
+        summary = self.summary.set_index("table") if not self.summary.empty else None
+        tables = [t for t in self.issues["table"].drop_duplicates() if t not in TABLES]
+        for table in tables + list(TABLES):
+            if only_problems and not (self.issues["table"] == table).any():
+                continue
+            lines.append("")
+            lines.append(self._table_heading(table, summary))
+            for item in self.issues[self.issues["table"] == table].itertuples(index=False):
+                lines.extend(self._issue_lines(item))
+        return "\n".join(lines)
+
+    def _table_heading(self, table: str, summary: pd.DataFrame | None) -> str:
+        has_issues = (self.issues["table"] == table).any()
+        if summary is None or table not in summary.index or pd.isna(summary.at[table, "file"]):
+            if table not in TABLES:
+                return f"{table}:"
+            status = "required" if table in REQUIRED_TABLES else "optional"
+            return f"{table}: no file ({status})"
+        row = summary.loc[table]
+        if pd.isna(row["rows"]):
+            return f"{table} ({row['file']}): not checked"
+        text = f"{table} ({row['file']}): {row['rows']} rows"
+        if row["rejected"]:
+            text += f", {row['rejected']} rejected"
+        return text if has_issues else text + ", ok"
+
+    def _issue_lines(self, item) -> list[str]:
+        where = f"{item.column}: " if isinstance(item.column, str) else ""
+        if pd.isna(item.rows):
+            return [f"  {item.severity}: {where}{item.check} — {item.examples}"]
+        lines = [f"  {item.severity}: {where}{item.check} — {item.rows} row(s)"]
+        rows = self.rejects[(self.rejects["table"] == item.table)
+                            & (self.rejects["column"] == item.column)
+                            & (self.rejects["check"] == item.check)].head(EXAMPLES)
+        lines += [f"      row {r.row}: {r.reason}" for r in rows.itertuples(index=False)]
+        return lines
+
+    def write_rejects(self, path: str | Path | None = None) -> Path | None:
+        """Write the rejected rows as CSV (UTF-8); nothing is written when there are none.
+
+        Parameters
+        ----------
+        path : str or Path, optional
+            Where to write; default ``<data_dir>/rejects.csv``.
+
+        Returns
+        -------
+        Path or None
+            The file written, or None when no row was rejected.
+
+        Examples
+        --------
+        >>> report = validate("data/sample")  # doctest: +SKIP
+        >>> report.write_rejects("/tmp/rejects.csv")  # doctest: +SKIP
+        """
+        if self.rejects.empty:
+            return None
+        path = Path(path) if path is not None else self.data_dir / "rejects.csv"
+        self.rejects.to_csv(path, index=False, encoding="utf-8")
+        return path

@@ -1,0 +1,42 @@
+"""One display setup for every notebook, so that outputs are the same on every run."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+FIGURE_DPI = 100
+
+
+def _four_significant_digits(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def setup_display() -> None:
+    """Fix pandas, matplotlib and seaborn display settings for deterministic outputs.
+
+    Call it first in every notebook. It sets pandas to 30 columns, 120 characters and
+    floats with 4 significant digits, the seaborn theme, and matplotlib figures at a
+    fixed size and 100 dpi with a fixed SVG hash salt. It selects no backend: the
+    notebook's ``%matplotlib inline`` does that, and everything here also works under
+    Agg (papermill, nbval, CI).
+
+    Examples
+    --------
+    >>> from crmlab.reporting import setup_display
+    >>> setup_display()
+    """
+    import matplotlib as mpl
+    import seaborn as sns
+
+    pd.set_option("display.max_columns", 30)
+    pd.set_option("display.width", 120)
+    pd.set_option("display.float_format", _four_significant_digits)
+
+    # set_theme resets the rcParams it owns, so the fixed values come after it.
+    sns.set_theme(context="notebook", style="whitegrid")
+    mpl.rcParams.update({
+        "figure.dpi": FIGURE_DPI,
+        "savefig.dpi": FIGURE_DPI,
+        "figure.figsize": (8.0, 4.5),
+        "svg.hashsalt": "crmlab",
+    })

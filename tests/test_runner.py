@@ -1,0 +1,231 @@
+"""Tests of crmlab.runner and crmlab.reporting.outputs.
+
+The notebooks are tiny fixtures in ``tests/runner_cases/``: ``demo`` declares
+``data_dir``, ``out_dir`` and ``x``, prints ``x squared is {x * x}``, raises
+``ValueError("boom")`` when ``x < 0`` and saves ``{"x": x}`` and a table ``t``;
+``nosummary`` saves nothing. Each papermill run costs a kernel start, so the tests
+execute eight notebooks in all.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import matplotlib as mpl
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+import crmlab
+from crmlab import cli, config
+from crmlab.reporting import save_outputs, setup_display
+from crmlab.runner import RunError, run_analyses, run_analysis
+
+CASES = Path(__file__).parent / "runner_cases"
+PUBLISHED_FILES = {"demo.ipynb", "report.html", "run.json", "summary.json", "t.csv"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def kernel_imports_crmlab_under_test():
+    """Let the kernel, a separate process, import this crmlab whether installed or not."""
+    package_root = str(Path(crmlab.__file__).resolve().parents[1])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTHONPATH", os.pathsep.join(
+            filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+        yield
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, kernel_imports_crmlab_under_test):
+    """One successful run of ``demo`` with x = 3: (OUT, data dir, returned folder)."""
+    out = tmp_path_factory.mktemp("reports")
+    data = tmp_path_factory.mktemp("data")
+    folder = run_analysis("demo", data_dir=data, out_dir=out, notebooks_dir=CASES,
+                          overrides={"x": 3}, progress=False)
+    return out, data, folder
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def _leftovers(out: Path) -> list[str]:
+    return sorted(path.name for path in out.iterdir()
+                  if path.name.startswith((".tmp-", ".old-")))
+
+
+# --- a successful run -------------------------------------------------------------
+
+def test_run_publishes_notebook_report_and_outputs(published):
+    out, _, folder = published
+    assert folder == out / "demo"
+    assert {path.name for path in folder.iterdir()} == PUBLISHED_FILES
+    assert _leftovers(out) == []
+    assert json.loads((folder / "summary.json").read_text()) == {"x": 3}
+    assert (folder / "t.csv").read_text() == "a\n3\n"
+
+    executed = nbformat.read(folder / "demo.ipynb", as_version=4)
+    injected = [cell for cell in executed.cells
+                if "injected-parameters" in cell.metadata.get("tags", [])]
+    assert len(injected) == 1 and "x = 3" in injected[0].source
+
+
+def test_report_shows_outputs_without_code(published):
+    report = (published[2] / "report.html").read_text()
+    assert "<title>Runner demo</title>" in report
+    assert "x squared is 9" in report
+    assert "save_outputs(" not in report
+    assert 'raise ValueError("boom")' not in report
+    assert "In&nbsp;[" not in report
+
+
+def test_run_json_records_the_run(published):
+    out, data, folder = published
+    run = json.loads((folder / "run.json").read_text())
+    assert run["analysis"] == "demo"
+    assert run["title"] == "Runner demo"
+    assert run["data_dir"] == str(data.resolve())
+    assert run["parameters"] == {"x": 3, "data_dir": str(data.resolve()),
+                                 "out_dir": str(folder.resolve())}
+    assert run["crmlab_version"] == crmlab.__version__
+    assert run["notebook"] == str((CASES / "demo" / "demo.ipynb").resolve())
+    assert run["started"] <= run["finished"]
+    assert run["duration_s"] > 0
+    assert run["python_version"].count(".") == 2
+
+
+def test_override_wins_over_params_file(tmp_path):
+    data = tmp_path / "from_params_file"
+    params = tmp_path / "params.yaml"
+    params.write_text(f"x: 2\ndata_dir: {data}\n")
+    folder = run_analysis("demo", out_dir=tmp_path / "out", params_file=params,
+                          overrides={"x": 5}, notebooks_dir=CASES, progress=False)
+    assert json.loads((folder / "summary.json").read_text()) == {"x": 5}
+    assert json.loads((folder / "run.json").read_text())["data_dir"] == str(data.resolve())
+
+
+# --- errors -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("analysis", "options", "message"), [
+    ("demo", {"overrides": {"x": 1, "seeed": 7}}, r"unknown parameter\(s\) seeed"),
+    ("demo", {"overrides": {"out_dir": "elsewhere"}}, "out_dir is set by the runner"),
+    ("demo", {"params_file": "no/such/params.yaml"}, "cannot read parameters"),
+    ("missing", {}, "notebook not found"),
+])
+def test_bad_request_fails_before_running(tmp_path, analysis, options, message):
+    with pytest.raises(RunError, match=message):
+        run_analysis(analysis, out_dir=tmp_path, notebooks_dir=CASES, progress=False,
+                     **options)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failing_cell_keeps_previous_report(published, tmp_path):
+    out = tmp_path / "reports"
+    shutil.copytree(published[0] / "demo", out / "demo")
+    before = _snapshot(out / "demo")
+
+    with pytest.raises(RunError, match=r"demo: cell In \[4\] .*ValueError: boom"):
+        run_analysis("demo", out_dir=out, notebooks_dir=CASES, overrides={"x": -1},
+                     progress=False)
+
+    assert _snapshot(out / "demo") == before
+    assert "boom" in (out / "demo.failed" / "demo.ipynb").read_text()
+    assert _leftovers(out) == []
+
+
+def test_run_all_goes_on_after_a_failure_and_indexes_what_exists(tmp_path, capsys):
+    with pytest.raises(RunError, match=r"1 of 2 analyses failed:\n  nosummary: .*summary\.json"):
+        run_analyses(["nosummary", "demo"], out_dir=tmp_path, notebooks_dir=CASES)
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("[1/2] nosummary … FAILED after ")
+    assert lines[1].startswith("[2/2] demo … done in ")
+    assert lines[1].endswith(f"→ {tmp_path / 'demo' / 'report.html'}")
+    index = (tmp_path / "index.html").read_text()
+    assert '<a href="demo/report.html">Runner demo</a>' in index
+    assert "nosummary" not in index
+    assert not (tmp_path / "nosummary").exists()
+
+
+def test_concurrent_runs_into_one_out_publish_one_complete_run(published, tmp_path):
+    out = tmp_path / "reports"
+    # papermill changes the working directory of its process: concurrency is by process.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
+        runs = [pool.submit(run_analysis, "demo", out_dir=out, notebooks_dir=CASES,
+                            overrides={"x": x}, progress=False) for x in (10, 20)]
+        assert [run.result(timeout=300) for run in runs] == [out / "demo"] * 2
+
+    folder = out / "demo"
+    assert {path.name for path in folder.iterdir()} == PUBLISHED_FILES
+    assert _leftovers(out) == []
+    x = json.loads((folder / "summary.json").read_text())["x"]
+    assert x in (10, 20)
+    assert json.loads((folder / "run.json").read_text())["parameters"]["x"] == x
+    assert (folder / "t.csv").read_text() == f"a\n{x}\n"
+    assert f"x squared is {x * x}" in (folder / "report.html").read_text()
+
+
+def test_cli_run_returns_1_on_failure(monkeypatch, tmp_path, capsys):
+    try:
+        from crmlab.io import DataContractError  # noqa: F401 — crmlab.cli.main needs it
+    except ImportError:
+        pytest.skip("crmlab.io.DataContractError does not exist yet")
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", CASES)
+    monkeypatch.setattr(cli, "ANALYSES", ("demo",))
+
+    code = cli.main(["run", "demo", "--out", str(tmp_path), "-p", "x=-1"])
+
+    assert code == 1
+    assert "boom" in capsys.readouterr().err
+    assert (tmp_path / "index.html").exists()
+
+
+# --- save_outputs and setup_display -----------------------------------------------
+
+@pytest.mark.parametrize("out_dir", ["", None])
+def test_save_outputs_without_out_dir_writes_nothing(out_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    save_outputs(out_dir, {"x": 1}, {"t": pd.DataFrame({"a": [1]})})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_outputs_is_rounded_and_byte_identical(tmp_path):
+    summary = {
+        "share": np.float64(1 / 3), "doctors": np.int64(1200), "missing": float("nan"),
+        "month": pd.Timestamp("2025-03-01"), "by_segment": {"A": [0.1 + 0.2, np.nan]},
+        "targeted": np.bool_(True), "unseen": pd.NaT,
+    }
+    table = pd.DataFrame({"segment": ["A", "B"], "uplift": [2 / 3, np.nan]})
+    save_outputs(tmp_path / "one", summary, {"uplift": table})
+    save_outputs(tmp_path / "two", summary, {"uplift": table})
+
+    assert _snapshot(tmp_path / "one") == _snapshot(tmp_path / "two")
+    assert json.loads((tmp_path / "one" / "summary.json").read_text()) == {
+        "share": 0.333333, "doctors": 1200, "missing": None, "month": "2025-03-01T00:00:00",
+        "by_segment": {"A": [0.3, None]}, "targeted": True, "unseen": None,
+    }
+    assert (tmp_path / "one" / "uplift.csv").read_text() == "segment,uplift\nA,0.666667\nB,\n"
+
+
+def test_save_outputs_rejects_a_table_name_that_is_a_path(tmp_path):
+    with pytest.raises(ValueError, match="plain file name"):
+        save_outputs(tmp_path, {}, {"../t": pd.DataFrame()})
+
+
+def test_setup_display_fixes_pandas_and_matplotlib():
+    with pd.option_context("display.max_columns", 5, "display.width", 80,
+                           "display.float_format", None), \
+            mpl.rc_context():
+        setup_display()
+        assert pd.get_option("display.max_columns") == 30
+        assert pd.get_option("display.width") == 120
+        assert repr(pd.DataFrame({"a": [1 / 3]})) == "       a\n0 0.3333"
+        assert mpl.rcParams["figure.dpi"] == mpl.rcParams["savefig.dpi"] == 100
