@@ -125,7 +125,8 @@ def test_valid_tables_load_with_contract_dtypes(tmp_path):
     assert ds.products["is_competitor"].tolist() == [False, True]
     assert ds.products["unit_price"].dtype == "float64"
     assert ds.visits["date"].dtype == "datetime64[ns]"
-    assert ds.visits["date"].iloc[3] == pd.Timestamp("2025-03-06")  # datetime → date
+    assert ds.visits["date"].iloc[3] == pd.Timestamp("2025-03-06")
+    assert ds.visits["visit_id"].tolist() == ["V1", "V2", "V3", "V4"]  # datetime → date
     assert ds.reps["hire_date"].iloc[1] == pd.Timestamp("2021-06-01")
     assert ds.reps["end_date"].isna().tolist() == [True, False]
     assert ds.visits["channel"].iloc[1] == "face_to_face"
@@ -172,6 +173,16 @@ def test_sales_only_market_loads(tmp_path):
     assert validate(data).ok
 
 
+def test_missing_value_words_are_missing_only_in_typed_columns(tmp_path):
+    data = write_tables(tmp_path, reps=edited("reps", "2020-01-15,", "2020-01-15,NULL"),
+                        accounts=edited("accounts", "A3,Town Clinic,clinic,1,West",
+                                        "A3,Town Clinic,clinic,1,NA"))
+    ds = load(data)
+
+    assert ds.reps["end_date"].isna().tolist() == [True, False]
+    assert ds.accounts["region"].iloc[2] == "NA"
+
+
 def test_gb18030_csv_reads_with_its_encoding(tmp_path):
     chinese = {
         **VALID,
@@ -199,7 +210,7 @@ def test_parquet_is_read_and_wins_over_csv(tmp_path):
     accounts.to_parquet(data / "accounts.parquet")
     visits = pd.read_csv(data / "visits.csv")
     visits["date"] = pd.to_datetime(visits["date"], format="ISO8601")
-    visits.to_parquet(data / "visits.parquet")
+    visits.set_index("visit_id").to_parquet(data / "visits.parquet")  # a pandas index
     (data / "visits.csv").unlink()
     # numeric IDs in parquet are read as strings
     pd.DataFrame({"distributor_id": [1, 2], "level": [1, 2], "parent_id": [None, 1.0],
@@ -214,6 +225,7 @@ def test_parquet_is_read_and_wins_over_csv(tmp_path):
     assert ds.accounts["account_id"].iloc[0] == "007"
     assert ds.accounts["beds"].dtype == "Int64"
     assert ds.visits["date"].iloc[3] == pd.Timestamp("2025-03-06")
+    assert ds.visits["visit_id"].tolist() == ["V1", "V2", "V3", "V4"]
     assert ds.distributors["distributor_id"].tolist() == ["1", "2"]
     assert ds.distributors["parent_id"].tolist()[1] == "1"
     assert ds.sales["distributor_id"].tolist()[:2] == ["1", "2"]
@@ -279,15 +291,25 @@ def test_file_without_header_line(tmp_path):
     assert "header line missing" in message
 
 
+@pytest.mark.parametrize("reps, expected", [
+    (VALID["reps"] + "R3,T2,M1,2022-01-01,,extra\n", "Expected 5 fields in line 4, saw 6"),
+    ("rep_id,territory_id\nR1,T1,x\nR2,T2,y\n", "rows with more fields than its header"),
+])
+def test_row_longer_than_header_is_an_error(tmp_path, reps, expected):
+    message = error_text(write_tables(tmp_path, reps=reps))
+
+    assert "unreadable" in message and "reps.csv" in message and expected in message
+
+
 # --- rejected rows -----------------------------------------------------------------------
 
 def test_unparseable_date(tmp_path):
     data = write_tables(tmp_path, visits=edited("visits", "2025-03-05", "2025-13-45"))
 
     message = error_text(data)
-    assert "1 row(s) in 1 table(s)" in message
+    assert "1 row in 1 table(s)" in message
     assert "visits (visits.csv)" in message
-    assert "date: date_format — 1 row(s)" in message
+    assert "date: date_format — 1 row" in message
     assert "row 2: unparseable date '2025-13-45'" in message
 
     rejects = validate(data).rejects
@@ -334,7 +356,7 @@ def test_visit_to_unknown_doctor(tmp_path):
     data = write_tables(tmp_path, visits=edited("visits", "R1,D2", "R1,D99"))
 
     message = error_text(data)
-    assert "doctor_id: foreign_key — 1 row(s)" in message
+    assert "doctor_id: foreign_key — 1 row" in message
     assert "row 1: unknown doctor_id 'D99' (not in doctors)" in message
 
 
@@ -407,7 +429,11 @@ def test_report_text_and_rejects_file(tmp_path):
 def test_validate_never_raises(tmp_path):
     report = validate(tmp_path / "nowhere")
     assert not report.ok and "is not a directory" in report.to_text()
-    report = validate(write_tables(tmp_path, **dict.fromkeys(REQUIRED_TABLES)))
+    report = validate(write_tables(tmp_path), encoding="klingon")
+    assert not report.ok and "unknown encoding 'klingon'" in report.to_text()
+    for table in REQUIRED_TABLES:
+        (tmp_path / f"{table}.csv").unlink()
+    report = validate(tmp_path)
     assert not report.ok
     assert len(report.issues) == len(REQUIRED_TABLES)
 

@@ -19,6 +19,9 @@ from crmlab.io.schemas import CONTRACT, STRING, Field, is_id_column
 
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "1.0")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "0.0")
+# Missing-value words of SQL and spreadsheet exports; missing only in typed columns,
+# since in a text column "NA" may be a value (a region, a tier).
+NULL_WORDS = ("na", "n/a", "#n/a", "null", "none", "nan", "nat")
 
 # Columns for every failure found while parsing or checking a table.
 FAILURE_COLUMNS = ["row", "check", "column", "reason"]
@@ -54,8 +57,11 @@ def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
     if codec == "utf-8":
         codec = "utf-8-sig"
     try:
-        frame = pd.read_csv(path, dtype=str, encoding=codec, keep_default_na=False,
-                            na_values=[""], skipinitialspace=False)
+        with warnings.catch_warnings():
+            # A row longer than the header would shift or lose values: refuse the file.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, dtype=str, encoding=codec, keep_default_na=False,
+                                na_values=[""], index_col=False)
     except UnicodeDecodeError as err:
         raise FileProblem(
             "encoding",
@@ -66,6 +72,9 @@ def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise FileProblem("empty_file", f"{path.name} is empty: a table needs at least "
                           "a header line with its column names") from None
+    except pd.errors.ParserWarning:
+        raise FileProblem("unreadable", f"{path.name} has rows with more fields than its "
+                          "header line") from None
     except (pd.errors.ParserError, ValueError) as err:
         raise FileProblem("unreadable", f"{path.name} is not a readable CSV file: {err}") from None
     frame.columns = [str(column).strip() for column in frame.columns]
@@ -87,6 +96,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     except (OSError, pa.ArrowException, ValueError) as err:
         raise FileProblem("unreadable", f"{path.name} is not a readable parquet file: {err}") \
             from None
+    if not isinstance(frame.index, pd.RangeIndex):
+        # An index written by pandas is data (e.g. visit_id); a nameless one is not.
+        frame = frame.reset_index(drop=all(name is None for name in frame.index.names))
     frame.columns = [str(column).strip() for column in frame.columns]
     return frame.reset_index(drop=True)
 
@@ -96,8 +108,8 @@ def _as_text(values: pd.Series) -> pd.Series:
     if isinstance(values.dtype, pd.CategoricalDtype):
         values = values.astype(values.cat.categories.dtype)
     if pd.api.types.is_float_dtype(values.dtype):
-        finite = values.dropna()
-        if (finite == np.floor(finite)).all():
+        known = values.dropna()
+        if np.isfinite(known).all() and (known == np.floor(known)).all():
             values = values.astype("Int64")
     if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
         text = values.astype(str).astype(STRING)
@@ -116,8 +128,14 @@ def parse_text(values: pd.Series, *, strip: bool = False, lower: bool = False) -
     return text
 
 
+def _typed_text(values: pd.Series) -> pd.Series:
+    """The text of a column to be typed: stripped, with missing-value words missing."""
+    text = parse_text(values, strip=True)
+    return text.mask(text.str.lower().isin(NULL_WORDS))
+
+
 def _normalise_datetimes(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Any datetime64 column as tz-naive dates in ns; values out of the ns range are bad."""
+    """Any datetime64 column as tz-naive datetime64[ns]; values out of its range are bad."""
     if getattr(values.dt, "tz", None) is not None:
         values = values.dt.tz_localize(None)  # keep the local date, not the UTC one
     raw = values.to_numpy()
@@ -127,8 +145,15 @@ def _normalise_datetimes(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         high = np.datetime64(pd.Timestamp.max.floor("D"))
         bad = ~np.isnat(raw) & ((raw < low) | (raw > high))
         raw = np.where(bad, np.datetime64("NaT"), raw).astype("datetime64[ns]")
-    dates = pd.Series(raw, index=values.index).dt.normalize()
-    return dates, pd.Series(bad, index=values.index)
+    return pd.Series(raw, index=values.index), pd.Series(bad, index=values.index)
+
+
+def _floor(dates: pd.Series, month: bool = False) -> pd.Series:
+    """Dates to midnight, or to the first of their month; done once per distinct date."""
+    codes, distinct = pd.factorize(dates)
+    floored = distinct.to_period("M").to_timestamp() if month else distinct.normalize()
+    table = np.append(floored.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+    return pd.Series(table[codes], index=dates.index)
 
 
 def parse_date(values: pd.Series, *, month: bool = False) -> tuple[pd.Series, pd.Series]:
@@ -139,7 +164,7 @@ def parse_date(values: pd.Series, *, month: bool = False) -> tuple[pd.Series, pd
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         dates, bad = _normalise_datetimes(values)
     else:
-        text = parse_text(values, strip=True)
+        text = _typed_text(values)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
@@ -149,10 +174,7 @@ def parse_date(values: pd.Series, *, month: bool = False) -> tuple[pd.Series, pd
                                         format="ISO8601")
         dates, _ = _normalise_datetimes(parsed)
         bad = dates.isna() & text.notna()
-    if month:
-        dates = pd.Series(dates.to_numpy().astype("datetime64[M]").astype("datetime64[ns]"),
-                          index=dates.index)
-    return dates, bad
+    return _floor(dates, month), bad
 
 
 def parse_number(values: pd.Series, *, integer: bool = False) -> tuple[pd.Series, pd.Series]:
@@ -163,7 +185,7 @@ def parse_number(values: pd.Series, *, integer: bool = False) -> tuple[pd.Series
         numbers = values.astype("float64")
         bad = pd.Series(False, index=values.index)
     else:
-        text = parse_text(values, strip=True)
+        text = _typed_text(values)
         numbers = pd.to_numeric(text.astype(object), errors="coerce").astype("float64")
         bad = numbers.isna() & text.notna()
     if integer:
@@ -177,7 +199,7 @@ def parse_bool(values: pd.Series, default: bool = False) -> tuple[pd.Series, pd.
     """true/false, 1/0, yes/no (any case) as bool; missing values take ``default``."""
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.fillna(default).astype(bool), pd.Series(False, index=values.index)
-    text = parse_text(values, strip=True, lower=True)
+    text = _typed_text(values).str.lower()
     words = dict.fromkeys(TRUE_WORDS, True) | dict.fromkeys(FALSE_WORDS, False)
     flags = text.map(words, na_action="ignore")
     bad = flags.isna() & text.notna()
@@ -239,13 +261,10 @@ def parse_table(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
         if bad.any():
             raw = frame.loc[bad, name]
             bad_values[name] = raw
-            failures.append(pd.DataFrame({
-                "row": raw.index.to_numpy(),
-                "check": _FORMAT_CHECK[field.kind],
-                "column": name,
-                "reason": (f"unparseable {name} '" + raw.astype(str) + f"' ({_EXPECTED[field.kind]})"
-                           ).to_numpy(),
-            }))
+            reason = f"unparseable {name} '" + raw.astype(str) + f"' ({_EXPECTED[field.kind]})"
+            failures.append(pd.DataFrame({"row": raw.index.to_numpy(),
+                                          "check": _FORMAT_CHECK[field.kind],
+                                          "column": name, "reason": reason.to_numpy()}))
         frame[name] = typed
     for field in CONTRACT[table]:
         if field.name not in frame.columns:

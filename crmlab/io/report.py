@@ -15,6 +15,11 @@ SUMMARY_COLUMNS = ["table", "file", "rows", "rejected"]
 EXAMPLES = 3
 
 
+def rows_text(n: int) -> str:
+    """``1 row``, ``2 rows``."""
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
 class DataContractError(Exception):
     """The input data breaks the data contract; the message says where and how."""
 
@@ -29,11 +34,10 @@ def empty_rejects() -> pd.DataFrame:
                          for column in REJECT_COLUMNS})
 
 
-def issue(table, column, check, message, severity="error", rows=None) -> dict:
+def issue(table, column, check, message, severity="error") -> dict:
     """One issue that is not about rejected rows (a file problem or a warning)."""
-    return {"table": table, "column": column, "check": check,
-            "rows": pd.NA if rows is None else rows, "examples": message,
-            "severity": severity}
+    return {"table": table, "column": column, "check": check, "rows": pd.NA,
+            "examples": message, "severity": severity}
 
 
 def reject_issues(rejects: pd.DataFrame) -> pd.DataFrame:
@@ -50,7 +54,7 @@ def reject_issues(rejects: pd.DataFrame) -> pd.DataFrame:
     return found[ISSUE_COLUMNS]
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class ValidationReport:
     """The outcome of :func:`crmlab.io.validate`.
 
@@ -73,6 +77,10 @@ class ValidationReport:
     data_dir: Path
     summary: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=SUMMARY_COLUMNS))
+
+    def __repr__(self) -> str:
+        return (f"ValidationReport({self.data_dir}: {'ok' if self.ok else 'FAILED'}, "
+                f"{len(self.issues)} issue(s), {len(self.rejects)} reject(s))")
 
     @property
     def ok(self) -> bool:
@@ -97,21 +105,29 @@ class ValidationReport:
         n_rejected = self.rejects.drop_duplicates(["table", "row"]).shape[0]
         verdict = "ok" if self.ok else "FAILED"
         lines = [f"Data contract check of {self.data_dir}: {verdict} — "
-                 f"{errors} error(s), {warnings} warning(s), {n_rejected} row(s) rejected"]
+                 f"{errors} error(s), {warnings} warning(s), {rows_text(n_rejected)} rejected"]
         if (self.issues["check"] == "file_missing").any() and self.data_dir.is_dir():
             found = sorted(path.name for path in self.data_dir.iterdir() if path.is_file())
             shown = ", ".join(found[:20]) + (", …" if len(found) > 20 else "")
             lines.append(f"files found in {self.data_dir}: {shown or 'none'}")
         summary = self.summary.set_index("table") if not self.summary.empty else None
         tables = [t for t in self.issues["table"].drop_duplicates() if t not in TABLES]
+        lines.append("")
+        # Nothing was read when the directory or the encoding is wrong: no table list.
+        if (self.issues["table"] == "data directory").any():
+            only_problems = True
         for table in tables + list(TABLES):
-            if only_problems and not (self.issues["table"] == table).any():
+            found = self.issues[self.issues["table"] == table]
+            if only_problems and found.empty:
                 continue
-            lines.append("")
+            if not found.empty and lines[-1]:
+                lines.append("")  # a blank line around each table with issues
             lines.append(self._table_heading(table, summary))
-            for item in self.issues[self.issues["table"] == table].itertuples(index=False):
+            for item in found.itertuples(index=False):
                 lines.extend(self._issue_lines(item))
-        return "\n".join(lines)
+            if not found.empty:
+                lines.append("")
+        return "\n".join(lines).rstrip()
 
     def _table_heading(self, table: str, summary: pd.DataFrame | None) -> str:
         has_issues = (self.issues["table"] == table).any()
@@ -123,7 +139,7 @@ class ValidationReport:
         row = summary.loc[table]
         if pd.isna(row["rows"]):
             return f"{table} ({row['file']}): not checked"
-        text = f"{table} ({row['file']}): {row['rows']} rows"
+        text = f"{table} ({row['file']}): {rows_text(row['rows'])}"
         if row["rejected"]:
             text += f", {row['rejected']} rejected"
         return text if has_issues else text + ", ok"
@@ -132,7 +148,7 @@ class ValidationReport:
         where = f"{item.column}: " if isinstance(item.column, str) else ""
         if pd.isna(item.rows):
             return [f"  {item.severity}: {where}{item.check} — {item.examples}"]
-        lines = [f"  {item.severity}: {where}{item.check} — {item.rows} row(s)"]
+        lines = [f"  {item.severity}: {where}{item.check} — {rows_text(item.rows)}"]
         rows = self.rejects[(self.rejects["table"] == item.table)
                             & (self.rejects["column"] == item.column)
                             & (self.rejects["check"] == item.check)].head(EXAMPLES)
@@ -160,5 +176,6 @@ class ValidationReport:
         if self.rejects.empty:
             return None
         path = Path(path) if path is not None else self.data_dir / "rejects.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.rejects.to_csv(path, index=False, encoding="utf-8")
         return path

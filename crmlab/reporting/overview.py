@@ -20,6 +20,7 @@ def table_summary(ds) -> pd.DataFrame:
     >>> table_summary(load("data/sample")).loc["visits", "rows"]  # doctest: +SKIP
     12090
     """
+    rejected_rows = ds.rejects.drop_duplicates(["table", "row"])
     rows = []
     for name in TABLES:
         frame = ds[name]
@@ -32,13 +33,16 @@ def table_summary(ds) -> pd.DataFrame:
             "columns": frame.shape[1],
             "first": dates.min().date().isoformat() if len(dates) else "",
             "last": dates.max().date().isoformat() if len(dates) else "",
-            "rejected": int((ds.rejects["table"] == name).sum()),
+            "rejected": int((rejected_rows["table"] == name).sum()),
         })
     return pd.DataFrame(rows).set_index("table")
 
 
 def rejects_summary(ds) -> pd.DataFrame:
-    """Rejected rows per table, column and check (empty when the data passed every check)."""
+    """Failed checks per table, column and check (empty when the data passed every check).
+
+    A row failing two checks counts under each.
+    """
     columns = ["table", "column", "check", "rows"]
     if not len(ds.rejects):
         return pd.DataFrame(columns=columns)
