@@ -281,7 +281,10 @@ def _parameters(analysis, notebook, data_dir, params_file, overrides) -> dict:
     if "out_dir" in parameters:
         raise RunError(f"{analysis}: out_dir is set by the runner; use --out instead")
 
-    declared = papermill.inspect_notebook(str(notebook))
+    try:
+        declared = papermill.inspect_notebook(str(notebook))
+    except (OSError, ValueError) as err:
+        raise RunError(f"{analysis}: cannot read the notebook's parameters cell ({notebook}): {err}") from err
     missing = [name for name in REQUIRED_PARAMETERS if name not in declared]
     if missing:
         raise RunError(f"{analysis}: the notebook's parameters cell does not declare "
