@@ -339,3 +339,163 @@ def test_run_segmentation_with_override_writes_outputs(tmp_path):
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert summary["grade_counts"] == doctors["grade"].value_counts().to_dict()
     assert 0 < summary["latest_month_compliance"] < 2
+
+
+# ---------------------------------------------------------------------------- markets without a field force
+SALES_ONLY = ("doctors", "reps", "visits", "event_attendance")  # + no prescriptions file
+DOCTORS_NO_VISITS = ("visits", "event_attendance")  # doctor profiles and reps, no CRM calls, no prescriptions
+
+
+def _tables_without(world, empty):
+    """The world's tables with ``empty`` emptied (header only) and no prescriptions table."""
+    tables = {name: (table.iloc[0:0] if name in empty else table) for name, table in world.tables.items()
+              if name != "prescriptions"}
+    if "doctors" in empty:  # a market without doctor data has no event attendance to doctors either
+        tables["events"] = tables["events"][tables["events"]["event_type"] == "advertising"]
+    return tables
+
+
+def _write_without(world, folder, empty):
+    from crmlab.simulate import write_world
+
+    write_world(world, folder)
+    (folder / "prescriptions.csv").unlink()
+    for name, table in _tables_without(world, empty).items():
+        table.to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d")
+    return folder
+
+
+def test_parts_follow_the_tables(sample_world):
+    sales_only = seg.segmentation_parts(_tables_without(sample_world, SALES_ONLY))
+    ran = set(sales_only.index[sales_only["available"]])
+    assert ran == {"account_segments", "account_deciles"}
+    assert sales_only.loc["call_plan", "needs"] == "doctors, reps, visits"
+    assert sales_only.loc["clusters", "needs"] == "doctors, visits or prescriptions"
+    no_visits = seg.segmentation_parts(_tables_without(sample_world, DOCTORS_NO_VISITS))
+    assert set(no_visits.index[no_visits["available"]]) == {
+        "account_segments", "account_deciles", "doctor_grading", "value_estimate", "doctor_deciles", "explorer"}
+    assert no_visits.loc["call_plan", "needs"] == "visits"
+    full = seg.segmentation_parts(sample_world.tables)
+    assert full["available"].all()
+
+
+def test_skipped_part_says_which_table_and_propagates(sample_world):
+    parts = seg.segmentation_parts(_tables_without(sample_world, SALES_ONLY))
+    compliance = report.run_part(parts, "call_plan", seg.call_plan_compliance, None, None, None, QUOTA)
+    assert isinstance(compliance, report.Skipped)
+    assert "needs the doctors, reps, visits table(s)" in repr(compliance)
+    assert "not available" in compliance._repr_markdown_()
+    # downstream steps and plots return the note instead of failing
+    assert report.run_part(parts, "call_plan", seg.sfe_kpis, compliance, QUOTA) == compliance
+    assert report.latest_month(compliance) is compliance
+    assert report.plot_compliance_heatmap(compliance) is compliance
+    grades = report.run_part(parts, "doctor_grading", report.fit_grader, None, {})
+    assert report.grade_table(grades).part == "doctor_grading"
+    with pytest.raises(ValueError, match="unknown segmentation part"):
+        report.run_part(parts, "astrology", len, [])
+
+
+def test_account_deciles_per_product_equal_a_recount(sample_world):
+    t = _tables_without(sample_world, SALES_ONLY)
+    deciles = seg.account_deciles(t["sales"], accounts=t["accounts"], products=t["products"], months=12)
+    assert len(deciles) == len(t["accounts"])
+    sales = t["sales"][t["sales"]["date"] >= "2025-01-01"]  # the simulated data end in December 2025
+    for product in sorted(sales["product_id"].unique()):
+        volume = sales[sales["product_id"] == product].groupby("account_id")["units"].sum()
+        volume = volume.reindex(t["accounts"]["account_id"], fill_value=0.0)
+        expected = seg.volume_deciles(volume)
+        np.testing.assert_array_equal(deciles[f"decile_{product}"].to_numpy(), expected.to_numpy())
+        top = volume.idxmax()
+        assert deciles.loc[top, f"decile_{product}"] == 10
+    before = seg.account_deciles(t["sales"], accounts=t["accounts"], products=t["products"], months=12, lag=12)
+    moves = report.migration(before, deciles)
+    assert moves.to_numpy().sum() == len(t["accounts"])
+    assert np.trace(moves.to_numpy()) < len(t["accounts"])  # accounts do move between periods
+    with pytest.raises(ValueError, match="'sales' table is empty"):
+        seg.account_deciles(t["sales"].iloc[0:0])
+
+
+def test_grading_and_value_estimate_without_visits_or_prescriptions(demo_world):
+    # doctor profiles collected by reps, account sales, no visits, no prescriptions:
+    # measured Spearman vs planted potential on demo seeds 1, 2: score 0.639, 0.640;
+    # value estimate 0.658, 0.651 (same as test_value_estimate_from_account_sales_ranks_like_potential)
+    t = _tables_without(demo_world, DOCTORS_NO_VISITS)
+    parts = seg.segmentation_parts(t)
+    indicators = report.run_part(parts, "doctor_grading", seg.doctor_indicators, t["doctors"], t["accounts"],
+                                 t.get("prescriptions"), products=t["products"])
+    grader = report.run_part(parts, "doctor_grading", report.fit_grader, indicators, {})
+    graded = report.run_part(parts, "doctor_grading", report.grade_doctors, grader, indicators)
+    assert not grader.volume_used_
+    sell_out = report.run_part(parts, "value_estimate", seg.recent_sell_out, t["sales"], products=t["products"])
+    value = report.run_part(parts, "value_estimate", doctor_value_estimate, indicators, grader, sell_out)
+    potential = _potential(demo_world, indicators["doctor_id"])
+    assert spearmanr(graded["score"], potential)[0] > 0.57
+    assert spearmanr(value.to_numpy(), potential)[0] > 0.6
+    deciles = report.run_part(parts, "doctor_deciles", report.doctor_deciles, t.get("prescriptions"),
+                              fallback=value)
+    assert (deciles["basis"] == "value_estimate").all() and deciles["decile"].max() == 10
+    assert isinstance(report.run_part(parts, "call_plan", seg.call_plan_compliance, t["visits"], t["reps"],
+                                      graded, QUOTA), report.Skipped)
+    # the explorer still regrades; its compliance table is empty
+    explorer = report.SegmentationExplorer(indicators, t["visits"], t["reps"], params={}, quota=QUOTA,
+                                           segments=report.Skipped("clusters", "visits"))
+    before = explorer.tables["grades"].copy()
+    explorer.weights["tier"].value = 0.9
+    assert not explorer.tables["grades"].equals(before)
+    assert explorer.tables["compliance"].empty and "No completed visits" in explorer.html["compliance"].value
+
+
+@pytest.mark.slow
+def test_run_sales_only_market(tmp_path):
+    import json
+
+    from crmlab.runner import run_analysis
+
+    world = simulate("sample", seed=3)
+    data = _write_without(world, tmp_path / "data", SALES_ONLY)
+    folder = run_analysis("segmentation", data_dir=data, out_dir=tmp_path / "out", progress=False)
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert {p for p, status in summary["parts"].items() if status == "ran"} == {"account_segments",
+                                                                               "account_deciles"}
+    assert summary["parts"]["call_plan"] == "skipped: needs doctors, reps, visits"
+    assert summary["grade_counts"] is None and summary["latest_month_compliance"] is None
+    accounts = pd.read_csv(folder / "accounts.csv", dtype={"account_id": str})
+    assert set(accounts["quadrant"]) == {"Win", "Defend", "Grow", "Maintain"}
+    own = world.tables["products"].loc[~world.tables["products"]["is_competitor"], "product_id"]
+    assert {f"decile_{p}" for p in own} <= set(accounts.columns)
+    assert sum(summary["quadrant_counts"].values()) == len(accounts) == len(world.tables["accounts"])
+    assert pd.read_csv(folder / "doctors.csv").empty and pd.read_csv(folder / "compliance.csv").empty
+    assert not (folder / "rep_kpis.csv").exists()
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "Traceback" not in html
+    for label in ("Doctor grading", "Behavioural clusters of doctors", "Call plan and SFE KPIs",
+                  "Manager explorer"):
+        assert f"{label}: not available - needs the doctors" in html
+
+
+@pytest.mark.slow
+def test_run_doctor_profiles_without_visits(tmp_path):
+    import json
+
+    from crmlab.runner import run_analysis
+
+    world = simulate("sample", seed=3)
+    data = _write_without(world, tmp_path / "data", DOCTORS_NO_VISITS)
+    folder = run_analysis("segmentation", data_dir=data, out_dir=tmp_path / "out", progress=False)
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    ran = {p for p, status in summary["parts"].items() if status == "ran"}
+    assert {"doctor_grading", "value_estimate", "doctor_deciles", "explorer", "account_segments"} <= ran
+    assert summary["parts"]["call_plan"] == "skipped: needs visits"
+    assert summary["volume_used_in_grading"] is False
+    doctors = pd.read_csv(folder / "doctors.csv", dtype={"doctor_id": str, "account_id": str})
+    assert len(doctors) == len(world.tables["doctors"]) == sum(summary["grade_counts"].values())
+    assert doctors["value_estimate"].notna().all() and doctors["segment"].isna().all()
+    # Spearman vs planted potential, no visits and no prescriptions, sample worlds (300 doctors)
+    # seeds 1, 2, 3, 7: score 0.595, 0.721, 0.542, 0.638; value estimate 0.627, 0.726, 0.569, 0.676
+    potential = _potential(world, doctors["doctor_id"])
+    assert spearmanr(doctors["score"], potential)[0] > 0.45
+    assert spearmanr(doctors["value_estimate"], potential)[0] > 0.5
+    assert pd.read_csv(folder / "compliance.csv").empty
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "Call plan and SFE KPIs: not available - needs the visits table(s)" in html
+    assert "Traceback" not in html

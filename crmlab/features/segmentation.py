@@ -36,6 +36,34 @@ DEFAULT_QUALITY_WEIGHTS = {"channel": 0.4, "duration": 0.3, "product": 0.2, "sta
 QUADRANTS = {("high", "low"): "Win", ("high", "high"): "Defend",
              ("low", "low"): "Grow", ("low", "high"): "Maintain"}
 
+# What each part of the analysis needs: every group must have one non-empty table.
+# Many markets have account sales only (no field force, no doctor-level data): the
+# account parts run there, the doctor and call-plan parts say what they miss.
+PART_NEEDS = {
+    "account_segments": (("sales", "prescriptions"),),
+    "account_deciles": (("sales",),),
+    "doctor_grading": (("doctors",),),
+    "value_estimate": (("doctors",), ("sales",)),
+    "value_check": (("doctors",), ("sales",), ("prescriptions",)),
+    "doctor_deciles": (("doctors",), ("prescriptions", "sales")),
+    "clusters": (("doctors",), ("visits", "prescriptions")),
+    "call_plan": (("doctors",), ("reps",), ("visits",)),
+    "funnel": (("doctors",), ("reps",), ("visits",)),
+    "explorer": (("doctors",),),
+}
+PART_LABELS = {
+    "account_segments": "Account potential × adoption",
+    "account_deciles": "Account sell-out deciles per product",
+    "doctor_grading": "Doctor grading",
+    "value_estimate": "Value estimate per doctor",
+    "value_check": "Check of the value estimate against prescriptions",
+    "doctor_deciles": "Doctor deciles",
+    "clusters": "Behavioural clusters of doctors",
+    "call_plan": "Call plan and SFE KPIs",
+    "funnel": "Adoption funnel",
+    "explorer": "Manager explorer",
+}
+
 
 # ---------------------------------------------------------------------------- helpers
 def _require(table: pd.DataFrame | None, name: str, columns: Iterable[str], what: str) -> None:
@@ -56,6 +84,45 @@ def _numeric(values: pd.Series) -> np.ndarray:
 def _text(values: pd.Series) -> pd.Series:
     """Object strings with None for missing, so string[pyarrow] and object behave alike."""
     return values.astype(object).where(values.notna(), None)
+
+
+def _rows(tables, name: str) -> int:
+    """Rows of table ``name`` in a Dataset or dict of tables (0 when absent)."""
+    try:
+        table = tables[name]
+    except (KeyError, TypeError):
+        return 0
+    return 0 if table is None else len(table)
+
+
+def segmentation_parts(tables) -> pd.DataFrame:
+    """Which parts of the segmentation the data supports, and what the others need.
+
+    Parameters
+    ----------
+    tables : Dataset or dict of DataFrame
+        Anything indexable by table name (``ds["visits"]``); a missing key, None or an
+        empty table counts as absent.
+
+    Returns
+    -------
+    DataFrame indexed by ``part``
+        ``label``, ``available`` (bool) and ``needs`` (what is missing, e.g.
+        ``"doctors, visits"``; ``"a or b"`` when either would do; empty when available).
+
+    Examples
+    --------
+    >>> tables = {"accounts": pd.DataFrame({"account_id": ["A1"]}), "sales": pd.DataFrame({"units": [1.0]})}
+    >>> parts = segmentation_parts(tables)
+    >>> bool(parts.loc["account_segments", "available"]), parts.loc["call_plan", "needs"]
+    (True, 'doctors, reps, visits')
+    """
+    rows = []
+    for part, groups in PART_NEEDS.items():
+        missing = [" or ".join(group) for group in groups if not any(_rows(tables, t) for t in group)]
+        rows.append({"part": part, "label": PART_LABELS[part], "available": not missing,
+                     "needs": ", ".join(missing)})
+    return pd.DataFrame(rows).set_index("part")
 
 
 def own_product_ids(products: pd.DataFrame | None) -> list[str] | None:
@@ -158,6 +225,79 @@ def account_sell_out(sales: pd.DataFrame, months: pd.DatetimeIndex,
     total = inside.groupby(_text(inside["account_id"]))["units"].sum() / len(months)
     total.index.name = "account_id"
     return total.rename("sell_out")
+
+
+def recent_sell_out(sales: pd.DataFrame, *, months: int = 12, lag: int = 0,
+                    products: pd.DataFrame | None = None) -> pd.Series:
+    """Monthly mean own-product sell-out per account over the last ``months`` months of sales.
+
+    The window ends ``lag`` months before the latest sales month (``lag=months`` gives
+    the period before, for migration).
+
+    Examples
+    --------
+    >>> sales = pd.DataFrame({"date": pd.to_datetime(["2025-01-03", "2025-02-20"]),
+    ...     "account_id": ["A1", "A1"], "product_id": ["P1", "P1"], "units": [10.0, 4.0]})
+    >>> recent_sell_out(sales, months=1).to_dict(), recent_sell_out(sales, months=1, lag=1).to_dict()
+    ({'A1': 4.0}, {'A1': 10.0})
+    """
+    _require(sales, "sales", ["date", "account_id", "product_id", "units"], "account sell-out")
+    if not len(sales):
+        raise ValueError("account sell-out: the 'sales' table is empty")
+    period = period_months(last_month(sales["date"]), months, lag=lag)
+    return account_sell_out(sales, period, own_product_ids(products))
+
+
+def account_product_sell_out(sales: pd.DataFrame, months: pd.DatetimeIndex,
+                             product_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """Monthly mean net sell-out per account and product over ``months`` (wide: one column per product).
+
+    Examples
+    --------
+    >>> sales = pd.DataFrame({"date": pd.to_datetime(["2025-01-03", "2025-01-20"]),
+    ...     "account_id": ["A1", "A2"], "product_id": ["P1", "P2"], "units": [10.0, 4.0]})
+    >>> account_product_sell_out(sales, pd.date_range("2025-01-01", periods=1, freq="MS")).to_dict()
+    {'P1': {'A1': 10.0, 'A2': 0.0}, 'P2': {'A1': 0.0, 'A2': 4.0}}
+    """
+    _require(sales, "sales", ["date", "account_id", "product_id", "units"], "account sell-out")
+    inside = sales[month_start(sales["date"]).isin(months)]
+    if product_ids is not None:
+        inside = inside[inside["product_id"].isin(list(product_ids))]
+    wide = (inside.assign(account_id=_text(inside["account_id"]), product_id=_text(inside["product_id"]))
+            .groupby(["account_id", "product_id"])["units"].sum().unstack("product_id", fill_value=0.0))
+    wide.columns.name = None
+    wide.index.name = "account_id"
+    return wide / len(months)
+
+
+def account_deciles(sales: pd.DataFrame, *, accounts: pd.DataFrame | None = None,
+                    products: pd.DataFrame | None = None, months: int = 12, lag: int = 0) -> pd.DataFrame:
+    """Sell-out deciles per account: ``decile`` on own products and ``decile_<product>`` per product.
+
+    Volumes are monthly mean net sell-out over ``months`` months ending ``lag`` months
+    before the latest sales month; accounts of ``accounts`` without sales are decile 0.
+    Needs only account-level sales.
+
+    Examples
+    --------
+    >>> sales = pd.DataFrame({"date": pd.to_datetime(["2025-01-03", "2025-01-20"]),
+    ...     "account_id": ["A1", "A2"], "product_id": ["P1", "P1"], "units": [10.0, 4.0]})
+    >>> account_deciles(sales, months=1)[["decile", "decile_P1"]].to_dict("list")
+    {'decile': [10, 5], 'decile_P1': [10, 5]}
+    """
+    _require(sales, "sales", ["date", "account_id", "product_id", "units"], "account deciles")
+    if not len(sales):
+        raise ValueError("account deciles need sell-out: the 'sales' table is empty")
+    period = period_months(last_month(sales["date"]), months, lag=lag)
+    volume = account_product_sell_out(sales, period)
+    if accounts is not None and len(accounts):
+        volume = volume.reindex(_text(accounts["account_id"]).to_numpy(), fill_value=0.0)
+        volume.index.name = "account_id"
+    own = own_product_ids(products)
+    own_cols = [c for c in volume.columns if own is None or c in own]
+    out = decile_table(volume).add_prefix("decile_")
+    out.insert(0, "decile", volume_deciles(volume[own_cols].sum(axis=1)))
+    return out
 
 
 # ---------------------------------------------------------------------------- grading
@@ -468,6 +608,31 @@ def potential_adoption_quadrants(table: pd.DataFrame, *, potential_split: float 
     out["adoption_level"] = np.where(out["adoption"] > a_cut, "high", "low")
     out["quadrant"] = [labels[(p, a)] for p, a in zip(out["potential_level"], out["adoption_level"])]
     out.loc[out["potential"].isna() | out["adoption"].isna(), "quadrant"] = "unknown"
+    return out
+
+
+def account_segments(accounts: pd.DataFrame, *, doctors: pd.DataFrame | None = None,
+                     prescriptions: pd.DataFrame | None = None, sales: pd.DataFrame | None = None,
+                     products: pd.DataFrame | None = None, months: int = 12, potential_split: float = 0.5,
+                     adoption_split: float = 0.5) -> pd.DataFrame:
+    """Potential × adoption quadrants plus an own-volume ``decile`` per account.
+
+    :func:`account_potential_adoption`, then :func:`potential_adoption_quadrants`; empty
+    ``doctors``/``prescriptions`` are fine (sales-only markets: potential from size).
+
+    Examples
+    --------
+    >>> accounts = pd.DataFrame({"account_id": ["A1", "A2"], "region": ["N", "N"],
+    ...     "territory_id": ["T1", "T1"], "annual_outpatients": [1000, 4000]})
+    >>> sales = pd.DataFrame({"date": pd.to_datetime(["2025-01-05", "2025-01-09"]),
+    ...     "account_id": ["A1", "A2"], "product_id": ["P1", "P1"], "units": [10.0, 10.0]})
+    >>> account_segments(accounts, sales=sales, months=1)[["quadrant", "decile"]].values.tolist()
+    [['Maintain', 5], ['Win', 10]]
+    """
+    table = account_potential_adoption(accounts, doctors=doctors, prescriptions=prescriptions, sales=sales,
+                                       products=products, months=months)
+    out = potential_adoption_quadrants(table, potential_split=potential_split, adoption_split=adoption_split)
+    out["decile"] = volume_deciles(out["own_volume"]).to_numpy()
     return out
 
 

@@ -28,23 +28,21 @@
 # grade, compliance, reach, frequency, grade-A coverage, alerts, weekly plan vs actual,
 # visit quality and the adoption funnel. A **manager explorer** recomputes grades and
 # compliance as the coefficients move.
+#
+# Each part runs when its tables hold data: with account-level sales only, the account
+# segments (deciles per product, potential × adoption, decile migration) run and the
+# doctor and call-plan parts print which table they need; with doctor profiles but no
+# visits, grading and the value estimate run too.
 
 # %%
 # %matplotlib inline
 import matplotlib.pyplot as plt
-import pandas as pd
 
 import crmlab.config
 import crmlab.io
 from crmlab.features import doctor_month_panel
 from crmlab.features import segmentation as seg
-from crmlab.models.segmentation import (
-    BehaviourClusters,
-    DoctorGrader,
-    cluster_profiles,
-    doctor_value_estimate,
-    grading_params,
-)
+from crmlab.models.segmentation import doctor_value_estimate
 from crmlab.reporting import save_outputs, setup_display
 from crmlab.reporting import segmentation as report
 
@@ -99,16 +97,27 @@ params = dict(
     quality_weight_product=quality_weight_product, quality_weight_status=quality_weight_status,
     quality_channel_points=quality_channel_points, quality_target_minutes=quality_target_minutes,
 )
+parts = seg.segmentation_parts(ds)
 quota = seg.quota_from_params(params)
 own_products = seg.own_product_ids(ds.products)
-indicators = seg.doctor_indicators(ds.doctors, ds.accounts, ds.prescriptions, products=ds.products,
-                                   volume_months=volume_months)
-grader = DoctorGrader(**grading_params(params)).fit(indicators)
-graded = grader.transform(indicators)
-grades = indicators[["doctor_id", "region", "territory_id", "specialty"]].assign(grade=graded["grade"].to_numpy())
-sales_months = seg.period_months(seg.last_month(ds.sales["date"]), volume_months)
-account_value = seg.account_sell_out(ds.sales, sales_months, own_products)
-value_estimate = doctor_value_estimate(indicators, grader, account_value, power=apportion_power)
+indicators = report.run_part(parts, "doctor_grading", seg.doctor_indicators, ds.doctors, ds.accounts,
+                             ds.prescriptions, products=ds.products, volume_months=volume_months)
+grader = report.run_part(parts, "doctor_grading", report.fit_grader, indicators, params)
+graded = report.run_part(parts, "doctor_grading", report.grade_doctors, grader, indicators)
+account_value = report.run_part(parts, "value_estimate", seg.recent_sell_out, ds.sales, months=volume_months,
+                                products=ds.products)
+value_estimate = report.run_part(parts, "value_estimate", doctor_value_estimate, indicators, grader,
+                                 account_value, power=apportion_power)
+
+# %% [markdown]
+# ## What this data supports
+#
+# Each part needs certain tables. A market with account-level sales only (no field
+# force, no prescription data) gets the account segments; the doctor parts need
+# `doctors`, the call plan needs `reps` and `visits`. Skipped parts say so below.
+
+# %%
+report.parts_table(parts)
 
 # %% [markdown]
 # ## Doctor grading
@@ -117,13 +126,13 @@ value_estimate = doctor_value_estimate(indicators, grader, account_value, power=
 # then the number of doctors per grade.
 
 # %%
-grader.weights_
+report.grading_weights(grader)
 
 # %%
 report.grade_table(graded)
 
 # %%
-report.plot_grade_distribution(grades, by="region")
+report.plot_grade_distribution(graded, by="region")
 plt.show()
 
 # %% [markdown]
@@ -144,41 +153,56 @@ report.grade_shift(indicators, params, {"weight_tier": weight_tier + 0.3})
 # far it can be trusted.
 
 # %%
-indicators.assign(value_estimate=indicators["doctor_id"].map(value_estimate).to_numpy())[
-    ["volume", "value_estimate"]].corr(method="spearman").round(3)
+report.run_part(parts, "value_check", report.value_vs_volume, indicators, value_estimate)
 
 # %% [markdown]
 # ## Deciles
 #
-# Count deciles of monthly prescriptions over the last `volume_months` months (10 = top
-# prescribers, 0 = none); without prescriptions the value estimate is ranked instead.
+# **Doctors**: count deciles of monthly prescriptions over the last `volume_months`
+# months (10 = top prescribers, 0 = none); without prescriptions the value estimate is
+# ranked instead. **Accounts**: deciles of own sell-out and of each product's sell-out.
 # Migration: decile in the previous period (rows) against the latest period (columns).
 
 # %%
-deciles = seg.doctor_deciles(ds.prescriptions, products=ds.products, months=volume_months, fallback=value_estimate)
-deciles_before = seg.doctor_deciles(ds.prescriptions, products=ds.products, months=volume_months,
-                                    lag=volume_months, fallback=value_estimate)
-deciles.drop(columns="basis").apply(pd.Series.value_counts).fillna(0).astype(int)
+deciles = report.run_part(parts, "doctor_deciles", report.doctor_deciles, ds.prescriptions, products=ds.products,
+                          months=volume_months, fallback=value_estimate)
+value_before = report.run_part(parts, "value_estimate", doctor_value_estimate, indicators, grader,
+                               report.run_part(parts, "value_estimate", seg.recent_sell_out, ds.sales,
+                                               months=volume_months, lag=volume_months, products=ds.products),
+                               power=apportion_power)
+deciles_before = report.run_part(parts, "doctor_deciles", report.doctor_deciles, ds.prescriptions,
+                                 products=ds.products, months=volume_months, lag=volume_months,
+                                 fallback=value_before)
+report.decile_counts(deciles)
 
 # %%
-seg.decile_migration(deciles_before["decile"], deciles["decile"])
+report.migration(deciles_before, deciles)
+
+# %%
+account_deciles = report.run_part(parts, "account_deciles", seg.account_deciles, ds.sales, accounts=ds.accounts,
+                                  products=ds.products, months=volume_months)
+account_deciles_before = report.run_part(parts, "account_deciles", seg.account_deciles, ds.sales,
+                                         accounts=ds.accounts, products=ds.products, months=volume_months,
+                                         lag=volume_months)
+report.decile_counts(account_deciles)
+
+# %%
+report.migration(account_deciles_before, account_deciles)
 
 # %% [markdown]
 # ## Accounts: potential × adoption
 #
 # Potential is the account's monthly category volume (own and competitor products of
-# the same therapeutic areas written by its doctors); where not observed (pharmacies)
-# it is predicted from size. Adoption is own volume over potential. Cut at the
-# medians: **Win** (high potential, low adoption), **Defend** (high, high), **Grow**
-# (low, low), **Maintain** (low, high).
+# the same therapeutic areas written by its doctors); where not observed (pharmacies,
+# or no doctor-level data at all) it is predicted from size. Adoption is own volume
+# over potential. Cut at the medians: **Win** (high potential, low adoption),
+# **Defend** (high, high), **Grow** (low, low), **Maintain** (low, high).
 
 # %%
-accounts = seg.potential_adoption_quadrants(
-    seg.account_potential_adoption(ds.accounts, doctors=ds.doctors, prescriptions=ds.prescriptions,
-                                   sales=ds.sales, products=ds.products, months=volume_months),
-    potential_split=potential_split, adoption_split=adoption_split)
-accounts["decile"] = seg.volume_deciles(accounts["own_volume"]).to_numpy()
-accounts.groupby("quadrant")[["potential", "own_volume"]].agg(["size", "sum"]).round(1)
+accounts = report.run_part(parts, "account_segments", seg.account_segments, ds.accounts, doctors=ds.doctors,
+                           prescriptions=ds.prescriptions, sales=ds.sales, products=ds.products,
+                           months=volume_months, potential_split=potential_split, adoption_split=adoption_split)
+report.quadrant_table(accounts)
 
 # %%
 report.plot_potential_adoption(accounts)
@@ -192,15 +216,15 @@ plt.show()
 # k-means for each k; the k with the highest silhouette is kept.
 
 # %%
-panel = doctor_month_panel(ds.doctors, ds.visits, ds.prescriptions, events=ds.events,
-                           event_attendance=ds.event_attendance, products=ds.products)
-behaviour = seg.doctor_behaviour(panel, months=volume_months)
-clusters = BehaviourClusters(k_min=cluster_k_min, k_max=cluster_k_max, n_bootstrap=cluster_bootstrap,
-                             random_state=seed).fit(behaviour)
-clusters.selection_.round(3)
+panel = report.run_part(parts, "clusters", doctor_month_panel, ds.doctors, ds.visits, ds.prescriptions,
+                        events=ds.events, event_attendance=ds.event_attendance, products=ds.products)
+behaviour = report.run_part(parts, "clusters", seg.doctor_behaviour, panel, months=volume_months)
+clusters = report.run_part(parts, "clusters", report.fit_clusters, behaviour, k_min=cluster_k_min,
+                           k_max=cluster_k_max, n_bootstrap=cluster_bootstrap, random_state=seed)
+report.cluster_selection(clusters)
 
 # %%
-report.plot_cluster_selection(clusters.selection_)
+report.plot_cluster_selection(report.cluster_selection(clusters))
 plt.show()
 
 # %% [markdown]
@@ -208,12 +232,12 @@ plt.show()
 # bootstrap resamples (1 = identical, 0 = chance).
 
 # %%
-clusters.stability_.round(3)
+report.cluster_stability(clusters)
 
 # %%
-profiles = cluster_profiles(behaviour, clusters.labels_)
-segments = profiles.set_index("cluster")["name"].reindex(clusters.labels_).set_axis(behaviour.index)
-profiles.round(2)
+profiles = report.profile_clusters(behaviour, clusters)
+segments = report.doctor_segments(behaviour, clusters, profiles)
+report.view(profiles, 2)
 
 # %%
 report.plot_cluster_profiles(profiles)
@@ -229,10 +253,10 @@ plt.show()
 # doctors seen.
 
 # %%
-compliance = seg.call_plan_compliance(ds.visits, ds.reps, grades, quota)
-rep_kpis = seg.sfe_kpis(compliance, quota, by="rep_id")
-manager_kpis = seg.sfe_kpis(compliance, quota, by="manager_id")
-manager_kpis[manager_kpis["month"] == manager_kpis["month"].max()].round(3)
+compliance = report.run_part(parts, "call_plan", seg.call_plan_compliance, ds.visits, ds.reps, graded, quota)
+rep_kpis = report.run_part(parts, "call_plan", seg.sfe_kpis, compliance, quota, by="rep_id")
+manager_kpis = report.run_part(parts, "call_plan", seg.sfe_kpis, compliance, quota, by="manager_id")
+report.latest_month(manager_kpis)
 
 # %%
 report.plot_compliance_heatmap(rep_kpis)
@@ -243,31 +267,33 @@ plt.show()
 # doctors not seen for `unseen_weeks` weeks.
 
 # %%
-seg.compliance_alerts(rep_kpis, compliance_alert).round(3)
+report.view(report.run_part(parts, "call_plan", seg.compliance_alerts, rep_kpis, compliance_alert))
 
 # %%
-unseen = seg.unseen_doctors(ds.visits, grades, weeks=unseen_weeks)
-unseen.head(10)
+unseen = report.run_part(parts, "call_plan", seg.unseen_doctors, ds.visits, graded, weeks=unseen_weeks)
+report.view(unseen, rows=10)
 
 # %% [markdown]
 # **Weekly plan vs actual** (last four weeks per rep) and **visit quality** per rep.
 
 # %%
-weekly = seg.weekly_plan_vs_actual(ds.visits, compliance, quota, doctor_grades=grades)
-weekly[weekly["week"] >= weekly["week"].max() - pd.Timedelta(weeks=3)].round(2).head(16)
+weekly = report.run_part(parts, "call_plan", seg.weekly_plan_vs_actual, ds.visits, compliance, quota,
+                         doctor_grades=graded)
+report.last_weeks(weekly)
 
 # %%
-quality = seg.visit_quality(ds.visits, product_ids=own_products, **seg.quality_from_params(params))
-ds.visits.assign(quality=quality).groupby("rep_id")["quality"].agg(["size", "mean"]).round(1)
+quality = report.run_part(parts, "call_plan", seg.visit_quality, ds.visits, product_ids=own_products,
+                          **seg.quality_from_params(params))
+report.quality_by_rep(ds.visits, quality)
 
 # %% [markdown]
 # **Adoption funnel** per territory and product over the last `funnel_months` months:
 # target doctors → reached → prescribing → growing.
 
 # %%
-funnel = seg.adoption_funnel(grades, ds.visits, ds.prescriptions, quota, product_ids=own_products,
-                             months=funnel_months)
-funnel.round(2)
+funnel = report.run_part(parts, "funnel", seg.adoption_funnel, graded, ds.visits, ds.prescriptions, quota,
+                         product_ids=own_products, months=funnel_months)
+report.view(funnel, 2)
 
 # %% [markdown]
 # ## Manager explorer
@@ -277,43 +303,22 @@ funnel.round(2)
 # update. (Interactive in Jupyter; the default view is printed below.)
 
 # %% tags=["nbval-ignore-output"]
-explorer = report.SegmentationExplorer(indicators, ds.visits, ds.reps, params=params, quota=quota,
-                                       segments=segments)
-explorer.widget
+explorer = report.run_part(parts, "explorer", report.SegmentationExplorer, indicators, ds.visits, ds.reps,
+                           params=params, quota=quota, segments=segments)
+report.explorer_widget(explorer)
 
 # %%
-explorer.tables["grades"]
+report.explorer_table(explorer, "grades")
 
 # %%
-explorer.tables["segments"]
+report.explorer_table(explorer, "segments")
 
 # %%
-explorer.tables["compliance"]
+report.run_part(parts, "call_plan", report.explorer_table, explorer, "compliance")
 
 # %%
-doctors_out = report.doctor_output(indicators, graded, decile=deciles["decile"], segment=segments,
-                                   value_estimate=value_estimate.round(3))
-compliance_out = compliance[["rep_id", "month", "grade", "doctors", "planned", "actual", "compliance"]]
-latest = rep_kpis[rep_kpis["month"] == rep_kpis["month"].max()]
-summary = {
-    "doctors": len(graded),
-    "grade_counts": report.grade_table(graded).set_index("grade")["doctors"].to_dict(),
-    "volume_used_in_grading": grader.volume_used_,
-    "value_estimate": "account own-product sell-out apportioned by grading score without volume",
-    "clusters": clusters.n_clusters_,
-    "cluster_silhouette": clusters.silhouette_,
-    "cluster_stability_ari": clusters.stability_.loc[0, ["estimate", "ci_low", "ci_high"]].to_dict(),
-    "latest_month": latest["month"].max(),
-    "latest_month_compliance": latest["actual"].sum() / latest["planned"].sum(),
-    "reps_below_alert": len(seg.compliance_alerts(rep_kpis, compliance_alert)),
-    "grade_a_unseen": len(unseen),
-    "quadrant_counts": accounts["quadrant"].value_counts().sort_index().to_dict(),
-}
-save_outputs(out_dir, summary, {
-    "doctors": doctors_out,
-    "accounts": accounts[["account_id", "potential", "adoption", "quadrant", "decile", "region",
-                          "territory_id", "account_type", "own_volume", "potential_source"]],
-    "compliance": compliance_out,
-    "rep_kpis": rep_kpis,
-    "funnel": funnel,
-})
+summary = report.segmentation_summary(parts, graded=graded, grader=grader, clusters=clusters, rep_kpis=rep_kpis,
+                                      unseen=unseen, accounts=accounts, compliance_alert=compliance_alert)
+save_outputs(out_dir, summary, report.segmentation_outputs(
+    indicators=indicators, graded=graded, deciles=deciles, segments=segments, value_estimate=value_estimate,
+    accounts=accounts, account_deciles=account_deciles, compliance=compliance, rep_kpis=rep_kpis, funnel=funnel))
