@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from crmlab.cli import main
-from crmlab.config import SAMPLE_DIR
+from crmlab.config import ANALYSES, SAMPLE_DIR
 
 
 @pytest.fixture(scope="module")
@@ -24,20 +24,36 @@ def sales_only(tmp_path_factory):
     return out
 
 
+def test_run_all_on_sample(tmp_path):
+    """Every analysis runs through the runner with its params/<analysis>.yaml defaults."""
+    assert main(["run", "all", "--data", str(SAMPLE_DIR), "--out", str(tmp_path)]) == 0
+    index = (tmp_path / "index.html").read_text()
+    for analysis in ANALYSES:
+        assert (tmp_path / analysis / "summary.json").exists()
+        assert index.count(f"{analysis}/report.html") == 1
+    names = pd.read_csv(SAMPLE_DIR / "doctors.csv")["name"]
+    for report in tmp_path.glob("*/report.html"):
+        html = report.read_text()
+        assert not any(name in html for name in names), f"a doctor name in {report}"
+    for table in tmp_path.glob("*/*.csv"):
+        assert "name" not in pd.read_csv(table, nrows=0).columns, table
+
+
 def test_run_overview_on_sample(tmp_path, capsys):
     assert main(["run", "overview", "--data", str(SAMPLE_DIR), "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "overview" / "summary.json").read_text())
     assert summary["tables"]["visits"] == len(pd.read_csv(SAMPLE_DIR / "visits.csv"))
     assert summary["rejected_rows"] == 0
-    assert (tmp_path / "index.html").read_text().count("overview/report.html") == 1
-    html = (tmp_path / "overview" / "report.html").read_text()
-    names = pd.read_csv(SAMPLE_DIR / "doctors.csv")["name"]
-    assert not any(name in html for name in names)  # personal data never in a report
+    assert (tmp_path / "overview" / "run.json").exists()
 
 
-@pytest.mark.parametrize("analysis", ["overview"])
-def test_sales_only_market(sales_only, tmp_path, analysis):
-    assert main(["run", analysis, "--data", str(sales_only), "--out", str(tmp_path)]) == 0
+@pytest.mark.parametrize("analysis, options", [
+    ("overview", []), ("segmentation", []), ("attribution", []), ("churn", ["-p", "level=account"]),
+    ("forecast", []),
+])
+def test_sales_only_market(sales_only, tmp_path, analysis, options):
+    """Markets without doctor-level data: every analysis runs from account sales."""
+    assert main(["run", analysis, "--data", str(sales_only), "--out", str(tmp_path), *options]) == 0
     assert (tmp_path / analysis / "summary.json").exists()
 
 

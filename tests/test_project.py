@@ -58,6 +58,7 @@ def test_notebook_conventions(notebook):
     params_file = PARAMS_DIR / f"{notebook.parent.name}.yaml"
     defaults = yaml.safe_load(params_file.read_text()) or {}
     assert set(defaults) <= set(names), f"params keys not declared in the notebook: {set(defaults) - set(names)}"
+    assert "out_dir" not in defaults, "out_dir is set by the runner (--out), not by params"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.parent.name)
