@@ -46,10 +46,12 @@ def detailing_by_channel(visits: pd.DataFrame, doctors: pd.DataFrame, months: pd
     ids = pd.Index(doctors["doctor_id"].astype(str))
     n, n_m = len(ids), len(months)
     status = visits["status"].fillna("completed") if "status" in visits else pd.Series("completed", index=visits.index)
-    named = visits["product_id"].astype("string").fillna("") if "product_id" in visits else pd.Series("", index=visits.index)
-    keep = ((status == "completed") & (named == str(product_id))).to_numpy(bool)
+    named = (visits["product_id"] == str(product_id)).fillna(False) if "product_id" in visits \
+        else pd.Series(False, index=visits.index)
+    keep = ((status == "completed") & named).to_numpy(bool)
     chosen = visits.loc[keep]
-    rows = pd.Categorical(chosen["doctor_id"].astype(str), categories=ids).codes
+    # codes straight from the ID column (object or string dtype); no text copy of millions of IDs
+    rows = ids.get_indexer(pd.Index(chosen["doctor_id"]))
     cols = pd.Categorical(month_start(chosen["date"]), categories=months).codes
     channel = (chosen["channel"].astype("string").fillna("face_to_face") if "channel" in chosen
                else pd.Series("face_to_face", index=chosen.index)).to_numpy(str)

@@ -43,11 +43,12 @@ cost_per_visit = 30.0
 n_bins = 10
 leads = 6
 lags = 9
+max_units = 20000
 
 # %%
 ds = crmlab.io.load(crmlab.config.resolve_path(data_dir), encoding=encoding, allow_rejects=allow_rejects)
 report = attribution_report(ds, product_id=product_id or None, cost_per_visit=cost_per_visit,
-                            n_bins=n_bins, leads=leads, lags=lags, seed=seed)
+                            n_bins=n_bins, leads=leads, lags=lags, max_units=max_units, seed=seed)
 summary, tables = report.summary, report.tables
 print("outcome:", summary["outcome"], "| product:", summary["product_id"], "| unit:", summary["unit"])
 print(*summary["notes"], sep="\n")
@@ -63,6 +64,13 @@ tables.get("visit_effects", tables["roi_accounts"].head(0)).round(3)
 
 # %%
 tables["naive_vs_causal"].round(3) if "naive_vs_causal" in tables else None
+
+# %% [markdown]
+# Long-run effect per visit by potential (terciles of the first 6 months' prescriptions), conditional on the
+# pooled carry-over and saturation.
+
+# %%
+tables["visit_effects_by_segment"].round(3) if "visit_effects_by_segment" in tables else None
 
 # %%
 if "naive_vs_causal" in tables:

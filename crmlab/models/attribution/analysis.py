@@ -65,7 +65,8 @@ def most_detailed_product(visits: pd.DataFrame, products: pd.DataFrame) -> str |
 
 
 def attribution_report(tables, *, product_id: str | None = None, cost_per_visit: float = 30.0,
-                       n_bins: int = 10, leads: int = 6, lags: int = 9, seed: int = 7) -> AttributionReport:
+                       n_bins: int = 10, leads: int = 6, lags: int = 9, max_units: int | None = 20000,
+                       seed: int = 7) -> AttributionReport:
     """Run the attribution analysis on contract tables.
 
     Parameters
@@ -80,8 +81,13 @@ def attribution_report(tables, *, product_id: str | None = None, cost_per_visit:
         Size bins for the month × size fixed effects.
     leads, lags : int
         Event-study window (months before / after the event).
+    max_units : int, optional
+        Largest number of units (doctors or accounts) the visit-lift profile and each event
+        study are fitted on; larger panels (national scale) are fitted on a random sample
+        of this size drawn with ``seed`` (None: always all units). The per-account lift
+        and ROI still cover every unit.
     seed : int
-        Kept for the runner contract; every estimator here is deterministic.
+        Seed of that sample; with the same data and parameters the outputs are identical.
 
     Returns
     -------
@@ -120,21 +126,37 @@ def attribution_report(tables, *, product_id: str | None = None, cost_per_visit:
 
     months = month_range(prescriptions["month"] if doctor_level else month_start(sales["date"]))
 
+    # size: the unit's mean over all products, whose noise is not the analysed month's;
+    # built once (it does not depend on the product) and kept as two per-row arrays
+    every = (doctor_month_panel(doctors, _empty_visits(), prescriptions, product_ids=None, months=months)
+             if doctor_level else account_month_panel(accounts, sales, product_ids=None, months=months))
+    unit, y = ("doctor_id", "trx") if doctor_level else ("account_id", "sell_out")
+    size_bin = level_bins(every, y, by=unit, n_bins=n_bins).to_numpy().astype(np.int16)
+    size = every.groupby(unit, sort=False)[y].transform("mean").to_numpy()
+    del every
+    panels = {}
+
     def outcome_panel(product):
-        if doctor_level:
-            panel = doctor_month_panel(doctors, visits if len(visits) else _empty_visits(), prescriptions,
-                                       product_ids=product, months=months)
-            unit, y, level = "doctor_id", "trx", prescriptions
-        else:
-            panel = account_month_panel(accounts, sales, product_ids=product, months=months)
-            unit, y = "account_id", "sell_out"
-        panel["active"] = active_spell(panel, y, by=unit).to_numpy()
-        # size: the unit's mean over all products, whose noise is not the analysed month's
-        every = (doctor_month_panel(doctors, _empty_visits(), prescriptions, product_ids=None, months=months)
-                 if doctor_level else account_month_panel(accounts, sales, product_ids=None, months=months))
-        panel["level_bin"] = level_bins(every, y, by=unit, n_bins=n_bins).to_numpy()
-        panel["level"] = every.groupby(unit, sort=False)[y].transform("mean").to_numpy()
-        return panel, unit, y
+        # one lean panel per product (visit lift and every event type on it share it): the
+        # national doctor x month grid is 7.2M rows, so only the columns the models read are kept
+        if product not in panels:
+            if doctor_level:
+                full = doctor_month_panel(doctors, visits if len(visits) else _empty_visits(), prescriptions,
+                                          product_ids=product, months=months)
+                keep = ["doctor_id", "account_id", "month", "trx", "detailing_visits"]
+            else:
+                full = account_month_panel(accounts, sales, product_ids=product, months=months)
+                keep = ["account_id", "month", "sell_out"]
+            panel = full[keep].copy()
+            del full
+            panel["active"] = active_spell(panel, y, by=unit).to_numpy()
+            for column in ("doctor_id", "account_id"):
+                if column in panel:
+                    panel[column] = panel[column].astype("category")
+            panel["level_bin"] = size_bin
+            panel["level"] = size
+            panels[product] = panel
+        return panels[product], unit, y
 
     summary = {"outcome": outcome_name, "product_id": product_id, "unit": "doctor" if doctor_level else "account",
                "months": {"first": str(months[0].date()), "last": str(months[-1].date()), "n": len(months)}}
@@ -149,7 +171,7 @@ def attribution_report(tables, *, product_id: str | None = None, cost_per_visit:
         if counts.filter(like="detailing_").to_numpy().sum() == 0:
             can_visit = False
     if can_visit:
-        model = VisitLift().fit(panel, counts, unit=unit, y=y)
+        model = VisitLift(max_units=max_units, random_state=seed).fit(panel, counts, unit=unit, y=y)
         report.visit_model = model
         effects = model.results_.effects
         detailing = counts.filter(like="detailing_").sum(axis=1)
@@ -167,7 +189,17 @@ def attribution_report(tables, *, product_id: str | None = None, cost_per_visit:
             "naive_per_visit": naive["estimate"], "linear_lags_long_run": lags_fit["estimate"],
             "naive_over_causal": naive["estimate"] / pick("per_visit_long_run")["estimate"],
             "n_obs": model.n_obs_, "n_units": model.n_units_, "method": model.results_.method}
+        by_segment = model.effects_by_segment()
+        summary["visits"]["by_segment"] = {
+            "method": ("Units split into terciles of their mean outcome over the first 6 months (potential); the "
+                       "fitted adstock regressor interacted with the tercile, same fixed effects; long-run effect "
+                       "per visit made in each tercile, cluster-robust 95% interval conditional on the pooled "
+                       "carry-over and saturation. High-potential units get more visits a month, so saturation "
+                       "alone makes their effect per visit differ; overlapping intervals are no evidence of a "
+                       "different response."),
+            "segments": by_segment.to_dict("records")}
         out_tables["visit_effects"] = effects
+        out_tables["visit_effects_by_segment"] = by_segment
         out_tables["response_curve"] = model.results_.response_curve
         out_tables["carryover_curve"] = model.results_.carryover_curve
         out_tables["naive_vs_causal"] = pd.DataFrame([
@@ -222,8 +254,8 @@ def attribution_report(tables, *, product_id: str | None = None, cost_per_visit:
                     censor = pd.DataFrame({"a": censor.index.map(account_of), "m": censor.to_numpy()}).groupby("a")["m"].min()
                 first = first_acc
             try:
-                study = EventStudy(leads=leads, lags=lags).fit(ev_panel, first, unit=ev_unit, y=ev_y,
-                                                               censor_month=censor, attendees_per_unit=per_unit)
+                study = EventStudy(leads=leads, lags=lags, max_units=max_units, random_state=seed).fit(
+                    ev_panel, first, unit=ev_unit, y=ev_y, censor_month=censor, attendees_per_unit=per_unit)
             except ValueError as error:
                 row["note"] = str(error)
                 event_rows.append(row)
@@ -315,13 +347,15 @@ def account_roi(model: VisitLift, panel: pd.DataFrame, counts: pd.DataFrame, uni
                 "marginal_value_per_extra_visit", "rank"]].reset_index(drop=True)
 
 
-def campaign_effect(ad: pd.Series, accounts, sales, prescriptions, doctors, months, prices) -> dict:
+def campaign_effect(ad: pd.Series, accounts, sales, prescriptions, doctors, months, prices, *,
+                    max_donors: int = 60) -> dict:
     """Synthetic control of a region's sales of the promoted product against other regions' territories.
 
     Donors are the territories of the other regions (a region has too few peers for a
     convex match; territories share the national demand shape and are untouched by the
     campaign), each normalised by its pre-campaign mean so the match is on shape and the
-    effect is a percentage of the region's level.
+    effect is a percentage of the region's level. With more than ``max_donors``
+    territories outside the region, each region's territories are pooled into equal groups.
     """
     product = str(ad.get("product_id")) if pd.notna(ad.get("product_id")) else None
     region = ad.get("region")
@@ -340,7 +374,21 @@ def campaign_effect(ad: pd.Series, accounts, sales, prescriptions, doctors, mont
         y = "trx"
     region_col = panel["region"].astype(str)
     treated = panel[region_col == str(region)].groupby("month")[y].sum().rename("treated")
-    donors = panel[region_col != str(region)].groupby(["month", panel["territory_id"].astype(str)])[y].sum().unstack()
+    other = (region_col != str(region)).to_numpy()
+    # at national scale the other regions hold ~1,350 territories: a convex fit per placebo over that
+    # many donors takes hours, so each region's territories are pooled round-robin into equal groups
+    # (sums of untouched territories are still valid donors) keeping at most ``max_donors``
+    pairs = (pd.DataFrame({"region": region_col[other], "territory": panel["territory_id"].astype(str)[other]})
+             .drop_duplicates().sort_values(["region", "territory"], kind="stable"))
+    per_region = max(1, max_donors // max(pairs["region"].nunique(), 1))
+    size = pairs.groupby("region")["territory"].transform("size")
+    rank = pairs.groupby("region").cumcount()
+    pairs["donor"] = np.where(size <= per_region, pairs["territory"],
+                              pairs["region"] + ":group" + (rank % per_region + 1).astype(str))
+    pooled = bool((size > per_region).any())
+    donor_of = pairs.set_index("territory")["donor"]
+    donor_col = panel["territory_id"].astype(str)[other].map(donor_of)
+    donors = panel[other].groupby(["month", donor_col])[y].sum().unstack()
     donors = donors.loc[:, donors.sum() > 0]
     wide = pd.concat([treated, donors], axis=1).sort_index()
     start = month_start(pd.Series([pd.Timestamp(ad["start_date"])])).iloc[0]
@@ -359,7 +407,9 @@ def campaign_effect(ad: pd.Series, accounts, sales, prescriptions, doctors, mont
                 "method": ("Synthetic control of the region's monthly sales against the territories of the other "
                            "regions (each normalised by its pre-campaign mean); convex weights fitted on "
                            "pre-campaign months; placebo p-value = rank of the region's post/pre RMSPE ratio among "
-                           "all units."),
+                           "all units." + (f" The other regions' territories are pooled round-robin into "
+                                          f"{per_region} groups per region (at most {max_donors} donors)."
+                                          if pooled else "")),
                 "model": True, "_model": model,
                 "_path": res.path.rename(columns={"period": "month"}),
                 "_placebo": res.placebo.assign(unit=lambda d: d["unit"].replace({"treated": str(region)}))})

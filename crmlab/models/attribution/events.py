@@ -57,6 +57,12 @@ class EventStudy:
     lags : int
         Months after the event estimated (0 = event month); later months are dropped
         for attendees, so effects longer than ``lags`` are not counted.
+    max_units : int, optional
+        Fit on a seeded random sample of this many units (attendees and non-attendees
+        alike) when the panel has more: the month-specific size slopes make the
+        fixed-effects design tens of columns wide, too much memory at national scale.
+    random_state : int
+        Seed of that sample.
 
     Attributes
     ----------
@@ -67,9 +73,11 @@ class EventStudy:
     >>> EventStudy(leads=6, lags=9).fit(panel, first_month).results_.per_attendee_total  # doctest: +SKIP
     """
 
-    def __init__(self, leads: int = 6, lags: int = 9):
+    def __init__(self, leads: int = 6, lags: int = 9, max_units: int | None = None, random_state: int = 0):
         self.leads = leads
         self.lags = lags
+        self.max_units = max_units
+        self.random_state = random_state
 
     def fit(self, panel: pd.DataFrame, first_month: pd.Series, *, unit: str = "doctor_id", y: str = "trx",
             censor_month: pd.Series | None = None, attendees_per_unit: pd.Series | None = None) -> EventStudy:
@@ -89,6 +97,12 @@ class EventStudy:
             by the mean to be per attendee.
         """
         import pyfixest as pf
+        self.n_units_total_ = int(panel[unit].nunique())
+        self.sampled_ = bool(self.max_units and self.n_units_total_ > self.max_units)
+        if self.sampled_:
+            names = np.sort(pd.Index(np.asarray(pd.unique(panel[unit]), dtype=object)).astype(str).to_numpy())
+            chosen = np.random.default_rng(self.random_state).choice(names, self.max_units, replace=False)
+            panel = panel[panel[unit].astype(str).isin(chosen).to_numpy()]
         months = np.sort(panel["month"].unique())
         index = pd.Series(np.arange(len(months)), index=pd.DatetimeIndex(months))
         data = pd.DataFrame({"unit": panel[unit].astype(str).to_numpy(), "y": panel[y].to_numpy(float),
@@ -199,6 +213,9 @@ class EventStudy:
                   f"{self.lags}; per attendee per month = mean over the months after the event with a "
                   "significant lift (run from month 1). Months after a unit's last positive outcome and months "
                   "after it attended another event type on the same product are dropped.")
+        if self.sampled_:
+            method += (f" Fitted on a seeded random sample of {self.max_units:,} of {self.n_units_total_:,} units "
+                       "(national scale: memory of the fixed-effects design).")
         self.results_ = EventStudyResults(
             coefficients=table, per_attendee_month=_interval(month_est, month_se),
             per_attendee_total=_interval(total_est, total_se), effect_months=n_effect,
