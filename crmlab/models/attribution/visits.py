@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from crmlab.features import visit_adstock
+
 CHANNEL_GROUPS = {
     "face_to_face": ("face_to_face",),
     "remote": ("remote",),
@@ -46,15 +48,6 @@ def saturation_curve(visits: np.ndarray, r: float) -> np.ndarray:
     if abs(1 - r) < 1e-9:
         return visits
     return -np.expm1(visits * np.log(r)) / (1 - r)
-
-
-def _adstock(stock_in: np.ndarray, decay: float) -> np.ndarray:
-    out = np.empty_like(stock_in)
-    carry = np.zeros(stock_in.shape[0])
-    for t in range(stock_in.shape[1]):
-        carry = stock_in[:, t] + decay * carry
-        out[:, t] = carry
-    return out
 
 
 def _interval(estimate: float, std_error: float) -> dict:
@@ -218,7 +211,7 @@ class VisitLift:
 
     def _regressor(self, theta: np.ndarray) -> np.ndarray:
         decay, r = theta[0], theta[1]
-        stock = _adstock(saturation_curve(self._effective(theta), r), decay)
+        stock = visit_adstock(saturation_curve(self._effective(theta), r), decay)
         if len(self._group) != len(self._units) or np.any(self._group != np.arange(len(self._units))):
             summed = np.zeros((len(self._units), stock.shape[1]))
             np.add.at(summed, self._group, stock)
@@ -439,7 +432,7 @@ class VisitLift:
         """Estimated incremental outcome per unit and month (all months, units × months), every unit."""
         full = self._full
         units, group = full["units"], full["group"]
-        stock = _adstock(saturation_curve(self._effective(self.theta_, full["grids"]), self.theta_[1]), self.decay_)
+        stock = visit_adstock(saturation_curve(self._effective(self.theta_, full["grids"]), self.theta_[1]), self.decay_)
         if len(group) != len(units) or np.any(group != np.arange(len(units))):
             summed = np.zeros((len(units), stock.shape[1]))
             on = group >= 0
