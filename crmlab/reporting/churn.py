@@ -196,6 +196,34 @@ def plot_risk_by_group(table: pd.DataFrame, title: str = "Expected volume lost b
     return ax
 
 
+def _beats(metrics: pd.DataFrame, chosen: str, best_rule: str) -> dict:
+    """The chosen model against the best rule on one subset: AUCs and their difference."""
+    if not chosen or not best_rule or chosen not in metrics.index or best_rule not in metrics.index:
+        return {"chosen": chosen, "best_rule": best_rule, "roc_auc_difference": None}
+    a, b = metrics.loc[chosen, "roc_auc"], metrics.loc[best_rule, "roc_auc"]
+    return {"chosen": chosen, "best_rule": best_rule, "chosen_roc_auc": round(float(a), 4),
+            "best_rule_roc_auc": round(float(b), 4), "roc_auc_difference": round(float(a - b), 4),
+            "chosen_pr_auc": round(float(metrics.loc[chosen, "pr_auc"]), 4),
+            "best_rule_pr_auc": round(float(metrics.loc[best_rule, "pr_auc"]), 4)}
+
+
+def comparison_table(summary: dict) -> pd.DataFrame:
+    """The chosen model against the best rule per backtest subset (from ``summary.json``).
+
+    Examples
+    --------
+    >>> s = {"backtest": {"chosen_vs_best_rule": {"all_active": {"chosen": "boosting", "best_rule": "r",
+    ...     "chosen_roc_auc": 0.9, "best_rule_roc_auc": 0.8, "roc_auc_difference": 0.1}}}}
+    >>> comparison_table(s).loc["all_active", "roc_auc_difference"]
+    np.float64(0.1)
+    """
+    table = pd.DataFrame(summary["backtest"]["chosen_vs_best_rule"]).T
+    table.index.name = "subset"
+    numeric = [c for c in table.columns if c not in ("chosen", "best_rule")]
+    table[numeric] = table[numeric].astype(float).round(3) + 0.0  # no "-0"
+    return table
+
+
 class ChurnReport:
     """Everything the churn notebook shows: definition, backtest, scores, alerts, curves."""
 
@@ -206,10 +234,13 @@ class ChurnReport:
 def churn_analysis(tables, *, level: str = "doctor", product_id=None, as_of: str | None = "",
                    active_months: int = 6, min_active_months: int = 3, horizon_months: int = 3,
                    churn_share: float = 0.0, train_origins: int = 12, alert_threshold: float = 0.3,
-                   top_k: int = 20, seed: int = 7) -> ChurnReport:
+                   top_k: int = 20, seed: int = 7, max_train_rows: int | None = 300_000) -> ChurnReport:
     """Run the churn early warning end to end: backtest, choose, score, explain.
 
     Parameters are those of ``params/churn.yaml``. Nothing dated after ``as_of`` is read.
+    At large scale (more than ``max_train_rows`` training snapshots, e.g. national data)
+    the learned models are trained on a seeded subsample of whole entities; the summary
+    says so (``training``) and every active entity is still scored.
 
     Examples
     --------
@@ -225,7 +256,7 @@ def churn_analysis(tables, *, level: str = "doctor", product_id=None, as_of: str
     history = churn_history(tables, level=level, product_id=product_id, as_of=as_of_date)
     t = history.month_index(as_of_date)
     kw = dict(horizon_months=horizon_months, active_months=active_months, min_active_months=min_active_months,
-              churn_share=churn_share, train_origins=train_origins)
+              churn_share=churn_share, train_origins=train_origins, max_train_rows=max_train_rows or None)
     backtest = churn_backtest(history, t, top_k=top_k, seed=seed, **kw)
     scored = score_churn(history, t, model=backtest.chosen, seed=seed, **kw)
     reasons = churn_reasons(scored.contributions, scored.features, level=level)
@@ -243,6 +274,14 @@ def churn_analysis(tables, *, level: str = "doctor", product_id=None, as_of: str
                         .astype(str).to_numpy(), index=history.entity_ids)
     curves = {"grade": retention_curves(durations, grade), "segment": retention_curves(durations, segment)}
     metrics = backtest.metrics.drop(columns="kind").round(4)
+    hard = backtest.subset_metrics["still_active_last_month"]
+    metrics_hard = hard.drop(columns=["kind", "best_rule"]).round(4)
+    beats = {name: {**_beats(table, backtest.chosen, rule),
+                    **{f"roc_auc_difference_{k}": round(v, 4) for k, v in
+                       backtest.comparison.get(name, {}).items() if k in ("ci_low", "ci_high", "p_value")}}
+             for name, table, rule in (("all_active", backtest.metrics, backtest.best_rule),
+                                       ("still_active_last_month", hard,
+                                        hard["best_rule"].iat[0] if len(hard) else ""))}
     summary = {
         "definition": {"level": level, "volume_source": history.source,
                        "product_id": own_product_ids(tables, product_id), "as_of": str(as_of_date.date()),
@@ -256,12 +295,22 @@ def churn_analysis(tables, *, level: str = "doctor", product_id=None, as_of: str
                    "volume_at_stake_alerts": round(float(alerts["volume_at_stake"].sum()), 3)},
         "backtest": {"train_origins": [str(m.date()) for m in backtest.train_origins],
                      "eval_origin": str(backtest.eval_origin.date()), "top_k": top_k,
-                     "metrics": metrics.reset_index().to_dict(orient="records"), "notes": backtest.notes},
+                     "metrics": metrics.reset_index().to_dict(orient="records"),
+                     "metrics_still_active_last_month": metrics_hard.reset_index().to_dict(orient="records"),
+                     "subsets": {"all_active": "every entity active at the evaluation origin",
+                                 "still_active_last_month": "active and with volume in the origin's month "
+                                                            "(not yet at zero when scored)"},
+                     "chosen_vs_best_rule": beats, "notes": backtest.notes},
+        "training": {"rows_used": backtest.train_rows, "rows_available": backtest.train_rows_available,
+                     "subsampled": backtest.train_rows < backtest.train_rows_available,
+                     "max_train_rows": max_train_rows},
         "chosen_model": backtest.chosen, "best_rule": backtest.best_rule, "scored_with": scored.model_name,
         "bgnbd": None if scored.bgnbd is None else scored.bgnbd.summary()[["estimate", "std_error"]]
         .round(4).to_dict(orient="index"),
     }
-    return ChurnReport(summary=summary, backtest=backtest, metrics=metrics, scored=scored,
+    return ChurnReport(summary=summary, backtest=backtest, metrics=metrics, metrics_hard=metrics_hard,
+                       metrics_by_subset=pd.concat({"all_active": metrics, "still_active_last_month": metrics_hard},
+                                                   names=["subset", "model"]), scored=scored,
                        scores=scores.rename(columns={"entity_id": "entity_id"}), alerts=alerts,
                        by_territory=by_territory, curves=curves, history=history, id_name=id_name,
                        as_of=as_of_date)
