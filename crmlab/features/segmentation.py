@@ -185,6 +185,20 @@ def period_months(end: pd.Timestamp, months: int, lag: int = 0) -> pd.DatetimeIn
 
 
 # ---------------------------------------------------------------------------- volumes
+def _monthly_mean_by_product(table: pd.DataFrame, month: pd.Series, key: str, value: str,
+                             months: pd.DatetimeIndex, product_ids: Iterable[str] | None) -> pd.DataFrame:
+    """Sum ``value`` per ``key`` × product over ``months``, divided by the number of months (wide)."""
+    keep = month.isin(months)
+    if product_ids is not None:
+        keep &= table["product_id"].isin(list(product_ids))
+    inside = table[keep]
+    wide = (inside.assign(**{key: _text(inside[key]), "product_id": _text(inside["product_id"])})
+            .groupby([key, "product_id"])[value].sum().unstack("product_id", fill_value=0.0))
+    wide.columns.name = None
+    wide.index.name = key
+    return wide / len(months)
+
+
 def doctor_product_volume(prescriptions: pd.DataFrame, months: pd.DatetimeIndex,
                           product_ids: Iterable[str] | None = None) -> pd.DataFrame:
     """Monthly mean ``trx`` per doctor and product over ``months`` (wide: one column per product).
@@ -197,14 +211,8 @@ def doctor_product_volume(prescriptions: pd.DataFrame, months: pd.DatetimeIndex,
     {'P1': {'D1': 3.0}}
     """
     _require(prescriptions, "prescriptions", ["doctor_id", "product_id", "month", "trx"], "volumes")
-    inside = prescriptions[prescriptions["month"].isin(months)]
-    if product_ids is not None:
-        inside = inside[inside["product_id"].isin(list(product_ids))]
-    wide = (inside.assign(doctor_id=_text(inside["doctor_id"]), product_id=_text(inside["product_id"]))
-            .groupby(["doctor_id", "product_id"])["trx"].sum().unstack("product_id", fill_value=0.0))
-    wide.columns.name = None
-    wide.index.name = "doctor_id"
-    return wide / len(months)
+    return _monthly_mean_by_product(prescriptions, prescriptions["month"], "doctor_id", "trx",
+                                    months, product_ids)
 
 
 def account_sell_out(sales: pd.DataFrame, months: pd.DatetimeIndex,
@@ -260,14 +268,8 @@ def account_product_sell_out(sales: pd.DataFrame, months: pd.DatetimeIndex,
     {'P1': {'A1': 10.0, 'A2': 0.0}, 'P2': {'A1': 0.0, 'A2': 4.0}}
     """
     _require(sales, "sales", ["date", "account_id", "product_id", "units"], "account sell-out")
-    inside = sales[month_start(sales["date"]).isin(months)]
-    if product_ids is not None:
-        inside = inside[inside["product_id"].isin(list(product_ids))]
-    wide = (inside.assign(account_id=_text(inside["account_id"]), product_id=_text(inside["product_id"]))
-            .groupby(["account_id", "product_id"])["units"].sum().unstack("product_id", fill_value=0.0))
-    wide.columns.name = None
-    wide.index.name = "account_id"
-    return wide / len(months)
+    return _monthly_mean_by_product(sales, month_start(sales["date"]), "account_id", "units",
+                                    months, product_ids)
 
 
 def account_deciles(sales: pd.DataFrame, *, accounts: pd.DataFrame | None = None,
