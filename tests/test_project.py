@@ -7,6 +7,7 @@ import tomllib
 import pytest
 import yaml
 
+from crmlab.analyses import params_class
 from crmlab.config import ANALYSES, NOTEBOOKS_DIR, PARAMS_DIR, PROJECT_ROOT
 
 
@@ -55,10 +56,18 @@ def test_notebook_conventions(notebook):
     exec("".join(tagged[0]["source"]), {}, names)  # noqa: S102 - literals only, checked below
     assert all(isinstance(v, (str, int, float, bool, list, dict, type(None))) for v in names.values())
     assert names["data_dir"] == "data/sample" and names["out_dir"] == ""
-    params_file = PARAMS_DIR / f"{notebook.parent.name}.yaml"
-    defaults = yaml.safe_load(params_file.read_text()) or {}
-    assert set(defaults) <= set(names), f"params keys not declared in the notebook: {set(defaults) - set(names)}"
-    assert "out_dir" not in defaults, "out_dir is set by the runner (--out), not by params"
+
+
+@pytest.mark.parametrize("analysis", ANALYSES)
+def test_defaults_live_in_one_place(analysis):
+    """params/<analysis>.yaml and the notebook's parameters cell equal the Params dataclass."""
+    defaults = params_class(analysis).defaults()
+    assert (yaml.safe_load((PARAMS_DIR / f"{analysis}.yaml").read_text()) or {}) == defaults
+    cell = next(c for c in json.loads((NOTEBOOKS_DIR / analysis / f"{analysis}.ipynb").read_text())["cells"]
+                if "parameters" in c.get("metadata", {}).get("tags", []))
+    names = {}
+    exec("".join(cell["source"]), {}, names)  # noqa: S102 - literals only
+    assert names == {"data_dir": "data/sample", "out_dir": "", **defaults}
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.parent.name)

@@ -1,0 +1,68 @@
+"""Helpers every feature builder shares: own products, completed visits, table checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+
+def own_product_ids(products: pd.DataFrame | None,
+                    product_ids: Iterable[str] | str | None = None) -> list[str] | None:
+    """The products whose volume counts: ``product_ids`` if given, else the own products.
+
+    Own products are those not flagged ``is_competitor``. Returns None when neither
+    ``product_ids`` nor a non-empty ``products`` table is given. An empty list or tuple
+    of ``product_ids`` counts as not given.
+
+    Examples
+    --------
+    >>> products = pd.DataFrame({"product_id": ["P1", "C1"], "is_competitor": [False, True]})
+    >>> own_product_ids(products)
+    ['P1']
+    >>> own_product_ids(products, "C1")
+    ['C1']
+    >>> own_product_ids(None) is None
+    True
+    """
+    if product_ids is not None and not (isinstance(product_ids, (list, tuple))
+                                        and len(product_ids) == 0):
+        return [product_ids] if isinstance(product_ids, str) else [str(p) for p in product_ids]
+    if products is None or not len(products):
+        return None
+    competitor = products.get("is_competitor", pd.Series(False, index=products.index))
+    competitor = competitor.astype("boolean").fillna(False).to_numpy(bool)
+    return [str(p) for p in products.loc[~competitor, "product_id"]]
+
+
+def completed_visits(visits: pd.DataFrame) -> pd.DataFrame:
+    """The visits whose ``status`` is ``completed`` (a missing status counts as completed).
+
+    Examples
+    --------
+    >>> visits = pd.DataFrame({"status": ["completed", "cancelled", None]})
+    >>> len(completed_visits(visits))
+    2
+    """
+    if "status" not in visits:
+        return visits
+    status = visits["status"].astype(object).where(visits["status"].notna(), None)
+    return visits[status.fillna("completed").to_numpy() == "completed"]
+
+
+def require(table: pd.DataFrame | None, name: str, columns: Iterable[str], what: str) -> None:
+    """Raise a ValueError naming the table and what is missing for ``what``.
+
+    Examples
+    --------
+    >>> require(pd.DataFrame({"a": [1]}), "sales", ["a", "units"], "the forecast")
+    Traceback (most recent call last):
+    ...
+    ValueError: the forecast: table 'sales' lacks column(s) units
+    """
+    if table is None:
+        raise ValueError(f"{what} needs the '{name}' table; add {name}.csv (or .parquet) "
+                         "to the data directory")
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"{what}: table '{name}' lacks column(s) {', '.join(missing)}")
