@@ -40,3 +40,22 @@ def setup_display() -> None:
         "figure.figsize": (8.0, 4.5),
         "svg.hashsalt": "crmlab",
     })
+
+
+def rejects_note(rejects: dict) -> str:
+    """One sentence on the rows the data contract set aside (see ``rejects_summary``).
+
+    Examples
+    --------
+    >>> rejects_note({"rows": 0, "by_table": {}, "by_check": {}})
+    'No rows were rejected by the data contract.'
+    >>> rejects_note({"rows": 3, "by_table": {"sales": 3}, "by_check": {"sales: number_format": 3}})
+    '3 rows were set aside by the data contract and left out of this analysis: sales: number_format 3.'
+    """
+    if not rejects.get("rows"):
+        return "No rows were rejected by the data contract."
+    rows = rejects["rows"]
+    checks = "; ".join(f"{name} {count:,}" for name, count in rejects["by_check"].items())
+    verb = "row was" if rows == 1 else "rows were"
+    return (f"{rows:,} {verb} set aside by the data contract and left out of this analysis: "
+            f"{checks}.")

@@ -10,7 +10,7 @@
 import matplotlib.pyplot as plt
 
 from crmlab.analyses import overview
-from crmlab.reporting import setup_display
+from crmlab.reporting import rejects_note, setup_display
 from crmlab.reporting.overview import plot_trend
 
 setup_display()
@@ -36,6 +36,7 @@ result.table_rows
 # ## Rows rejected by the data contract
 
 # %%
+print(rejects_note(result.rejects))
 result.failed_checks
 
 # %% [markdown]
