@@ -4,7 +4,9 @@ A text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage ret
 as a formula when the CSV is opened in a spreadsheet (CSV injection). Following the OWASP
 rule, such a cell is written with a leading single quote, which spreadsheets show as text.
 Numbers are never touched: a float column holding -2.5 stays -2.5, and so does a text
-cell that is a plain number such as ``-2.5``.
+cell that is a plain number such as ``-2.5``. A carriage return inside a text cell is
+written as a line feed: CSV writers quote a cell holding a line feed, but not one holding
+a lone carriage return, which a reader would take as the end of the row.
 """
 
 from __future__ import annotations
@@ -43,17 +45,18 @@ def _is_text(values: pd.Series) -> bool:
             or isinstance(values.dtype, pd.CategoricalDtype))
 
 
-def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` whose text cells and column names cannot run as formulas.
 
-    Only cells of text columns that start with a formula character are changed
-    (vectorised); numeric, boolean and date columns are left as they are.
+    Only cells of text columns are changed (vectorised): those that start with a
+    formula character get a leading ``'``, and carriage returns become line feeds.
+    Numeric, boolean and date columns are left as they are.
 
     Examples
     --------
     >>> table = pd.DataFrame({"city": ["=1+1", "@SUM(A1)", "Wuhan", None],
     ...                       "units": [-2.5, 1.0, 3.0, 4.0]})
-    >>> safe = formula_safe(table)
+    >>> safe = csv_safe(table)
     >>> safe["city"].tolist(), safe["units"].tolist()
     (["'=1+1", "'@SUM(A1)", 'Wuhan', None], [-2.5, 1.0, 3.0, 4.0])
     """
@@ -62,21 +65,23 @@ def formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame.iloc[:, position]
         if not _is_text(values):
             continue
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            values = values.astype(object)
         text = values.astype(object)
-        is_str = text.map(type).eq(str).to_numpy() if len(text) else np.zeros(0, dtype=bool)
+        is_str = text.map(type).eq(str).to_numpy(dtype=bool)
         if not is_str.any():
             continue
         strings = pd.Series(np.where(is_str, text, ""), index=text.index, dtype=object)
         risky = strings.str.startswith(FORMULA_STARTS).to_numpy(dtype=bool)
-        risky &= ~strings.str.fullmatch(_PLAIN_NUMBER).fillna(False).to_numpy(dtype=bool)
-        if risky.any():
+        risky &= ~strings.str.fullmatch(_PLAIN_NUMBER).to_numpy(dtype=bool)
+        returns = strings.str.contains("\r", regex=False).to_numpy(dtype=bool)
+        if risky.any() or returns.any():
+            strings[risky] = "'" + strings[risky]
+            strings[returns] = strings[returns].str.replace("\r\n", "\n", regex=False) \
+                .str.replace("\r", "\n", regex=False)
             text = text.copy()
-            text[risky] = "'" + strings[risky]
+            text[risky | returns] = strings[risky | returns]
             frame.isetitem(position, text)
-    frame.columns = [formula_safe_text(name) if isinstance(name, str) else name
-                     for name in frame.columns]
+    frame.columns = [formula_safe_text(name).replace("\r", "\n") if isinstance(name, str)
+                     else name for name in frame.columns]
     return frame
 
 

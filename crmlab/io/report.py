@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crmlab.io.export import formula_safe
+from crmlab.io.export import csv_safe
 from crmlab.io.schemas import REQUIRED_TABLES, TABLES
 
 ISSUE_COLUMNS = ["table", "column", "check", "rows", "examples", "severity"]
@@ -190,7 +190,7 @@ class ValidationReport:
                 path.unlink()
             return None
         path.parent.mkdir(parents=True, exist_ok=True)
-        formula_safe(self.rejects).to_csv(path, index=False, encoding="utf-8")
+        csv_safe(self.rejects).to_csv(path, index=False, encoding="utf-8")
         return path
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crmlab.io.export import drop_personal, formula_safe
+from crmlab.io.export import csv_safe, drop_personal
 
 SIGNIFICANT_DIGITS = 6
 
@@ -68,7 +68,7 @@ def save_outputs(
     text = json.dumps(_to_json(summary), indent=2, sort_keys=True, allow_nan=False)
     (out_dir / "summary.json").write_text(text + "\n", encoding="utf-8")
     for name, table in tables.items():
-        table = formula_safe(drop_personal(table, f"{name}.csv"))
+        table = csv_safe(drop_personal(table, f"{name}.csv"))
         table.to_csv(out_dir / f"{name}.csv", index=False,
                      float_format=f"%.{SIGNIFICANT_DIGITS}g", lineterminator="\n")
 
