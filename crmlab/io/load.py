@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import functools
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,6 +157,12 @@ def _missing_columns(table: str, frame: pd.DataFrame, file: Path) -> dict | None
     return issue(table, ", ".join(missing), "column_missing",
                  f"{file.name} lacks required column(s) {', '.join(missing)} "
                  f"(columns found: {found}){hint}")
+
+
+@functools.lru_cache(maxsize=None)
+def _empty_table(table: str) -> pd.DataFrame:
+    """A table without rows, with its contract columns and dtypes (copy before use)."""
+    return parse_table(table, pd.DataFrame())[0]
 
 
 def today() -> pd.Timestamp:
@@ -346,7 +353,7 @@ def load(data_dir, *, encoding: str = "utf-8", tables=None,
     for table in TABLES:
         frame = checked.frames.get(table)
         if frame is None:
-            frame = parse_table(table, pd.DataFrame())[0]
+            frame = _empty_table(table).copy()
         elif len(checked.rejected.get(table, ())):
             frame = frame.drop(index=checked.rejected[table]).reset_index(drop=True)
         tables_out[table] = frame

@@ -156,11 +156,28 @@ def _byte_counts(path: Path) -> np.ndarray:
     return np.concatenate(counts) if counts else np.zeros(0, dtype=np.int32)
 
 
+class _Lines:
+    """The lines of a text file, remembering the last one read."""
+
+    def __init__(self, file):
+        self.file, self.last = file, ""
+
+    def __iter__(self):
+        for self.last in self.file:
+            yield self.last
+
+
 def _record_counts(path: Path, codec: str) -> np.ndarray:
-    """Fields per record, read by the csv module (quoted fields may hold commas, newlines)."""
+    """Fields per record, read by the csv module (quoted fields may hold commas, newlines).
+
+    Like pandas, a line of blanks is no record, but a line ``""`` is (one empty field).
+    """
+    counts = []
     with open(path, encoding=codec, newline="") as file:
-        counts = [len(row) for row in csv.reader(file)
-                  if row and not (len(row) == 1 and not row[0].strip(" \t"))]
+        lines = _Lines(file)
+        for row in csv.reader(lines):
+            if row and not (len(row) == 1 and not row[0].strip(" \t") and '"' not in lines.last):
+                counts.append(len(row))
     return np.asarray(counts, dtype=np.int32)
 
 
