@@ -97,11 +97,12 @@ def _read_csv(path: Path, encoding: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         raise FileProblem("unreadable", f"{path.name} is not a readable CSV file: {err}") from None
     frame.columns = [str(column).strip() for column in frame.columns]
     rows, counts = short_rows(path, codec, frame.shape[1], len(frame))
-    first_missing = frame.columns.to_numpy()[counts] if len(rows) else []
-    reason = [f"the line has {count} of the header's {frame.shape[1]} fields: {name} and "
-              "after are missing (a truncated line?)" for count, name in zip(counts, first_missing)]
+    first_missing = pd.Series(frame.columns.to_numpy()[counts], dtype=object)
+    reason = ("the line has " + pd.Series(counts, dtype="int64").astype(str)
+              + f" of the header's {frame.shape[1]} fields: " + first_missing
+              + " and after are missing (a truncated line?)")
     failures = pd.DataFrame({"row": rows.astype("int64"), "check": "truncated_row",
-                             "column": first_missing, "reason": reason}, columns=FAILURE_COLUMNS)
+                             "column": first_missing, "reason": reason})
     return frame, failures
 
 
