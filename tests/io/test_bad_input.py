@@ -197,6 +197,14 @@ def test_truncated_rows_are_found_in_quoted_files_and_after_blank_lines(tmp_path
                                                        [4, "number_format"]]
 
 
+def test_a_trailing_comma_is_ignored_any_other_extra_field_is_an_error(tmp_path):
+    data = write_tables(tmp_path, sales=VALID["sales"].replace("1250\n", "1250,\n"))
+    assert load(data).sales["revenue"].tolist() == [1250, -62.5, 250]
+
+    data = write_tables(tmp_path, sales=VALID["sales"].replace("1250\n", "1250, \n"))
+    assert "sales.csv has rows with more fields than its header line" in error_text(data)
+
+
 @pytest.mark.parametrize("delimiter, kind", [(";", "semicolon-delimited"),
                                              ("\t", "tab-delimited")])
 def test_other_delimiter_is_named(tmp_path, delimiter, kind):

@@ -232,10 +232,14 @@ def same(loaded, expected) -> bool:
 
 
 def written_rows(table: Table) -> tuple[list[list[str]], list[bool]]:
-    """The data rows as the file holds them (blank lines are no rows)."""
+    """The data rows as the file holds them (blank lines are no rows); a trailing comma
+    (one empty field more than the header) is ignored, as pandas ignores it."""
     keep = [i for i, row in enumerate(table.rows)
             if not (len(row) == 1 and not row[0].strip(" \t"))]
-    return [table.rows[i] for i in keep], [table.changed[i] for i in keep]
+    rows = [table.rows[i] for i in keep]
+    rows = [row[:-1] if len(row) == len(table.header) + 1 and row[-1] == "" else row
+            for row in rows]
+    return rows, [table.changed[i] for i in keep]
 
 
 def check_case(target: str, tables: dict[str, Table], data_dir: Path) -> str:
@@ -283,6 +287,11 @@ def check_case(target: str, tables: dict[str, Table], data_dir: Path) -> str:
         contract = {f.name for f in CONTRACT[name]}
         for position, column in enumerate(header):
             if column not in contract:
+                if column in loaded.columns:  # an extra column is kept as text
+                    for k, i in enumerate(accepted):
+                        text = rows[i][position] if position < len(rows[i]) else ""
+                        text = text.strip() if is_id_column(column) else text
+                        assert same(loaded[column].iloc[k], text or None), (name, i, column)
                 continue
             for k, i in enumerate(accepted):
                 text = rows[i][position]
@@ -322,7 +331,7 @@ def test_loader_survives_corrupted_input(case, tmp_path_factory):
 
 
 @pytest.mark.slow
-@settings(max_examples=3000, **COMMON)
+@settings(max_examples=2000, **COMMON)
 @given(case=corrupted_data())
 def test_loader_survives_corrupted_input_at_length(case, tmp_path_factory):
     run_case(*case, tmp_path_factory)
