@@ -23,7 +23,6 @@ from crmlab.io.checks import (
 )
 from crmlab.io.read import FileProblem, parse_table, read_table
 from crmlab.io.report import (
-    REJECT_COLUMNS,
     SUMMARY_COLUMNS,
     DataContractError,
     ValidationReport,

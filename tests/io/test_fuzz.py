@@ -15,7 +15,7 @@ import json
 import math
 import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from crmlab.io import CONTRACT, DataContractError, load, validate
-from crmlab.io.read import FALSE_WORDS, MAX_ABS, NULL_WORDS, TRUE_WORDS
+from crmlab.io.read import MAX_ABS, NULL_WORDS, TRUE_WORDS
 from crmlab.io.schemas import FACT_TABLES, allowed_columns, is_id_column, parents
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
@@ -64,16 +64,14 @@ FILE_FORMS = st.sampled_from(["utf-8"] * 8 + ["utf-8-sig", "gb18030", "latin-1",
 
 @dataclass
 class Table:
-    """One table as written: header, rows (lists of str) and what was done to each row."""
+    """One table as written: header, rows (lists of str) and the file's form."""
 
     header: list[str]
     rows: list[list[str]]
     form: str = "utf-8"
-    changed: list[bool] = field(default_factory=list)
 
     def copy(self) -> Table:
-        return Table(list(self.header), [list(row) for row in self.rows], self.form,
-                     list(self.changed) or [False] * len(self.rows))
+        return Table(list(self.header), [list(row) for row in self.rows], self.form)
 
 
 @functools.lru_cache(maxsize=None)
@@ -109,7 +107,6 @@ def _cell(table: Table, data, value):
         column = data.draw(st.integers(0, max(len(table.rows[row]) - 1, 0)))
         if table.rows[row]:
             table.rows[row][column] = value
-            table.changed[row] = True
 
 
 def corrupt(table: Table, data) -> None:
@@ -125,16 +122,13 @@ def corrupt(table: Table, data) -> None:
         row = pick()
         at = data.draw(st.integers(0, n))
         table.rows.insert(at, list(table.rows[row]))
-        table.changed.insert(at, table.changed[row])
     elif kind == "truncate" and n:
         row = pick()
         keep = data.draw(st.integers(1, max(len(table.rows[row]) - 1, 1)))
         table.rows[row] = table.rows[row][:keep]
-        table.changed[row] = True
     elif kind == "shuffle":
         order = data.draw(st.permutations(range(n)))
         table.rows = [table.rows[i] for i in order]
-        table.changed = [table.changed[i] for i in order]
     elif kind == "drop_column":
         column = data.draw(st.integers(0, len(table.header) - 1))
         del table.header[column]
@@ -147,11 +141,9 @@ def corrupt(table: Table, data) -> None:
     elif kind == "longer" and n:
         row = pick()
         table.rows[row] = table.rows[row] + [data.draw(CELL_VALUES)]
-        table.changed[row] = True
     elif kind == "blank_line":
         at = data.draw(st.integers(0, n))
         table.rows.insert(at, [data.draw(st.sampled_from(["", " ", "\t"]))])
-        table.changed.insert(at, True)
 
 
 def write(table: Table, path: Path) -> None:
@@ -231,7 +223,7 @@ def same(loaded, expected) -> bool:
     return loaded == expected
 
 
-def written_rows(table: Table) -> tuple[list[list[str]], list[bool]]:
+def written_rows(table: Table) -> list[list[str]]:
     """The data rows as the file holds them (blank lines are no rows); a trailing comma
     (one empty field more than the header) is ignored, as pandas ignores it."""
     keep = [i for i, row in enumerate(table.rows)
@@ -239,7 +231,7 @@ def written_rows(table: Table) -> tuple[list[list[str]], list[bool]]:
     rows = [table.rows[i] for i in keep]
     rows = [row[:-1] if len(row) == len(table.header) + 1 and row[-1] == "" else row
             for row in rows]
-    return rows, [table.changed[i] for i in keep]
+    return rows
 
 
 def check_case(target: str, tables: dict[str, Table], data_dir: Path) -> str:
@@ -267,7 +259,7 @@ def check_case(target: str, tables: dict[str, Table], data_dir: Path) -> str:
         header = [column.strip() for column in table.header]
         named = [column for column in header if column]
         assert len(set(named)) == len(named), "a repeated column name was accepted"
-        rows, changed = written_rows(table)
+        rows = written_rows(table)
         rejects = ds.rejects[ds.rejects["table"] == name]
         rejected = set(rejects["row"].tolist())
         # every row not accepted is in the rejects, with a reason
