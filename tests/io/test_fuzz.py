@@ -153,11 +153,13 @@ def write(table: Table, path: Path) -> None:
         return
     delimiter = {"semicolon": ";", "tab": "\t"}.get(table.form, ",")
     text = io.StringIO()
-    writer = csv.writer(text, delimiter=delimiter, lineterminator="\n")
+    # With "\r\n" the writer quotes a field holding "\r" or "\n" (with "\n" alone it
+    # would leave a lone "\r" unquoted, which ends the line for any reader).
+    writer = csv.writer(text, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow(table.header)
     for row in table.rows:
         if len(row) == 1 and not row[0].strip(" \t"):
-            text.write(row[0] + "\n")  # a blank line, not a quoted empty field
+            text.write(row[0] + "\r\n")  # a blank line, not a quoted empty field
         else:
             writer.writerow(row)
     encoding = table.form if table.form in ("utf-8-sig", "gb18030", "latin-1", "utf-16") \
