@@ -49,6 +49,16 @@ class SyntheticControlResults:
     p_value: float
     rank: int
 
+    def summary(self) -> pd.DataFrame:
+        """The effect after the start: mean gap and gap in % of the synthetic path.
+
+        Inference is by permutation (placebos), not by a standard error: each row has
+        ``estimate`` and the placebo ``p_value`` and ``rank``.
+        """
+        return pd.DataFrame([{"effect": "post_gap_mean", "estimate": self.post_gap_mean},
+                             {"effect": "post_gap_pct", "estimate": self.post_gap_pct}]
+                            ).assign(p_value=self.p_value, rank=self.rank)
+
 
 class SyntheticControl:
     """Synthetic control of one treated unit against donors, with placebo inference.
