@@ -1,24 +1,22 @@
-"""Attribution: recovery of the planted visit/event/campaign effects and the Prop 99 reference.
+"""The attribution analysis: recovery of the planted visit/event/campaign effects end to end.
 
 Tolerances: long-run effect per visit within 15% of truth with the 95% interval covering
 it (demo scale, 3,000 doctors); naive pooled slope > 2x truth; event effects per
-attendee within 20% (demo scale); Prop 99 against Abadie, Diamond & Hainmueller (2010).
+attendee within 20% (demo scale). Model-level tests (seeds, Prop 99) are in
+tests/models/test_attribution.py.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from crmlab.features.attribution import active_spell, detailing_by_channel, level_bins
-from crmlab.features.panels import doctor_month_panel
-from crmlab.models.attribution import SyntheticControl, VisitLift, attribution_report, naive_pooled_slope
+from crmlab.analyses import attribution
+from crmlab.analyses.base import ParameterError
+from crmlab.config import SAMPLE_DIR
+from crmlab.features.attribution import detailing_by_channel
 from crmlab.simulate import simulate
-
-REFERENCE = Path(__file__).parent / "reference" / "prop99_california.csv"
 
 
 @pytest.fixture(scope="module")
@@ -28,21 +26,13 @@ def demo_world():
 
 @pytest.fixture(scope="module")
 def demo_report(demo_world):
-    return attribution_report(demo_world.tables)
+    return attribution.run(demo_world.tables)
 
 
-def _visit_fit(world, product="P01"):
-    t = world.tables
-    panel = doctor_month_panel(t["doctors"], t["visits"], t["prescriptions"], product_ids=product)
-    panel["active"] = active_spell(panel, "trx").to_numpy()
-    panel["level_bin"] = level_bins(panel, "trx").to_numpy()
-    counts = detailing_by_channel(t["visits"], t["doctors"], pd.DatetimeIndex(panel["month"].unique()), product)
-    return panel, VisitLift().fit(panel, counts)
-
-
+@pytest.mark.slow
 def test_visit_lift_recovers_long_run_effect_and_naive_fails(demo_world, demo_report):
     truth = demo_world.truth["visits"]
-    visits = demo_report.summary["visits"]
+    visits = demo_report.summary()["visits"]
     long_run = visits["per_visit_long_run"]
     assert abs(long_run["estimate"] / truth["per_visit_long_run"] - 1) < 0.15
     assert long_run["ci_low"] <= truth["per_visit_long_run"] <= long_run["ci_high"]
@@ -53,21 +43,9 @@ def test_visit_lift_recovers_long_run_effect_and_naive_fails(demo_world, demo_re
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2, 4, 5])
-def test_visit_lift_over_seeds(seed):
-    world = simulate("demo", seed=seed)
-    truth = world.truth["visits"]["per_visit_long_run"]
-    panel, model = _visit_fit(world)
-    est = model.results_.effect("per_visit_long_run")
-    assert abs(est["estimate"] / truth - 1) < 0.15
-    assert est["ci_low"] <= truth <= est["ci_high"]
-    naive = naive_pooled_slope(panel, panel["detailing_visits"])
-    assert naive["estimate"] > 2 * truth
-
-
 def test_event_effects_per_attendee(demo_world, demo_report):
     truth = demo_world.truth["events"]
-    events = {e["event_type"]: e for e in demo_report.summary["events"]}
+    events = {e["event_type"]: e for e in demo_report.summary()["events"]}
     for event_type in ("seminar", "launch"):
         est = events[event_type]
         assert abs(est["per_attendee_total"]["estimate"] / truth[event_type]["per_attendee_total"] - 1) < 0.2
@@ -79,44 +57,29 @@ def test_event_effects_per_attendee(demo_world, demo_report):
     assert {"event_type", "months_after", "estimate", "ci_low", "ci_high"} <= set(study.columns)
 
 
+@pytest.mark.slow
 def test_campaign_synthetic_control(demo_world, demo_report):
-    campaign = demo_report.summary["campaigns"][0]
+    campaign = demo_report.summary()["campaigns"][0]
     assert campaign["region"] == demo_world.truth["campaign"]["region"]
     # planted +12% on the base (visit/event lift not scaled), so the sales lift is a little lower
     assert 0.06 < campaign["lift_pct"] < 0.18
     assert campaign["placebo_rank"] == 1
 
 
-def test_prop99_reproduces_published_result():
-    data = pd.read_csv(REFERENCE)
-    wide = data.pivot(index="year", columns="state", values="cigsale")
-    res = SyntheticControl().fit(wide, "California", 1989).results_
-    gap = res.path.set_index("period")["gap"]
-    # published: 2000 gap -25.7 (re-fits with other optimisers about -24), mean 1989-2000 -19.0
-    assert -28.7 < gap.loc[2000] < -22.7
-    assert -21.0 < res.post_gap_mean < -17.0
-    assert res.pre_rmspe < 2.5
-    published = ["Colorado", "Connecticut", "Montana", "Nevada", "Utah"]
-    assert res.weights.reindex(published).fillna(0).sum() > 0.8
-    # outcome-only matching fits some placebo states more tightly than ADH's covariate fit,
-    # so California ranks in the top 3 of 39 by post/pre RMSPE (first in the paper)
-    assert res.rank <= 3
-
-
 def test_sales_only_and_no_visits():
     world = simulate("sample", seed=11)
     tables = dict(world.tables)
     tables["prescriptions"] = tables["prescriptions"].iloc[0:0]
-    report = attribution_report(tables)
-    assert report.summary["outcome"] == "sales"
-    assert report.summary["visits"]["per_visit_long_run"] is not None
-    assert any("account" in note for note in report.summary["notes"])
+    report = attribution.run(tables)
+    assert report.summary()["outcome"] == "sales"
+    assert report.summary()["visits"]["per_visit_long_run"] is not None
+    assert any("account" in note for note in report.summary()["notes"])
     for name in ("doctors", "visits", "event_attendance"):
         tables[name] = tables[name].iloc[0:0]
-    report = attribution_report(tables)
-    assert report.summary["visits"]["per_visit_long_run"] is None
-    assert "cannot be estimated" in report.summary["visits"]["method"]
-    assert report.summary["campaigns"][0]["lift_pct"] is not None
+    report = attribution.run(tables)
+    assert report.summary()["visits"]["per_visit_long_run"] is None
+    assert "cannot be estimated" in report.summary()["visits"]["method"]
+    assert report.summary()["campaigns"][0]["lift_pct"] is not None
     assert {"roi_events", "roi_accounts", "event_study"} <= set(report.tables)
 
 
@@ -125,15 +88,17 @@ def test_missing_outcome_is_a_clear_error():
     tables["prescriptions"] = tables["prescriptions"].iloc[0:0]
     tables["sales"] = tables["sales"].iloc[0:0]
     with pytest.raises(ValueError, match="prescriptions"):
-        attribution_report(tables)
+        attribution.run(tables)
 
 
+@pytest.mark.slow
 def test_outputs_have_no_personal_fields(demo_report):
     for table in demo_report.tables.values():
         assert "name" not in table.columns
     assert np.isfinite(demo_report.tables["roi_accounts"]["marginal_value_per_extra_visit"]).all()
 
 
+@pytest.mark.slow
 def test_visit_effects_by_potential_segment(demo_world, demo_report):
     """Per tercile of pre-period prescriptions: within 25% of the planted effect of the visits made there.
 
@@ -143,7 +108,7 @@ def test_visit_effects_by_potential_segment(demo_world, demo_report):
     of the data and its interval is conditional on the pooled decay/saturation, hence 25%.
     """
     truth = demo_world.truth["visits"]
-    segments = demo_report.summary["visits"]["by_segment"]["segments"]
+    segments = demo_report.summary()["visits"]["by_segment"]["segments"]
     assert [s["segment"] for s in segments] == ["low", "mid", "high"]
     t = demo_world.tables
     months = pd.DatetimeIndex(sorted(t["prescriptions"]["month"].unique()))
@@ -163,3 +128,57 @@ def test_visit_effects_by_potential_segment(demo_world, demo_report):
         assert abs(seg["estimate"] / planted - 1) < 0.25, (seg["segment"], seg["estimate"], planted)
     # more visits per doctor-month in the high tercile (targeting), hence a lower effect per visit
     assert segments[2]["visits_per_unit_month"] > segments[0]["visits_per_unit_month"]
+
+
+@pytest.fixture(scope="module")
+def sample_result():
+    return attribution.run(SAMPLE_DIR)
+
+
+def test_result_fields_match_summary_and_tables(sample_result):
+    """The typed fields are what the summary and the CSV tables are made of."""
+    result = sample_result
+    summary = result.summary()
+    assert summary["product_id"] == result.product_id == "P01"
+    assert summary["unit"] == "doctor" and summary["months"]["n"] == len(result.months)
+    assert result.visit_model is result.visit_designs["fixed_effects"]
+    assert summary["visits"]["per_visit_long_run"] == result.visit_model.results_.effect("per_visit_long_run")
+    assert summary["visits"]["naive_per_visit"] == result.visit_benchmarks["naive"]["estimate"]
+    assert set(result.event_studies) == {e["event_type"] for e in summary["events"] if "per_attendee_total" in e
+                                         and e["per_attendee_total"] is not None}
+    assert [c["event_id"] for c in summary["campaigns"]] == [c.event_id for c in result.campaigns]
+    assert result.campaign_model is result.campaigns[0].model
+    assert set(result.tables) == {"visit_effects", "visit_effects_by_segment", "response_curve", "carryover_curve",
+                                  "naive_vs_causal", "roi_accounts", "campaign_path", "campaign_placebo",
+                                  "event_study", "roi_events"}
+    pd.testing.assert_frame_equal(result.tables["roi_accounts"], result.roi_accounts)
+    assert summary["rejects"] == {"rows": 0, "by_table": {}, "by_check": {}}
+
+
+def test_alpha_sets_every_interval(sample_result):
+    """alpha=0.1 gives 90% intervals with the same estimates, in every part of the analysis."""
+    result = attribution.run(SAMPLE_DIR, alpha=0.1)
+    base = sample_result.summary()
+    wide, narrow = base["visits"]["per_visit_long_run"], result.summary()["visits"]["per_visit_long_run"]
+    assert narrow["estimate"] == pytest.approx(wide["estimate"], rel=1e-9)
+    assert narrow["ci_high"] - narrow["ci_low"] < wide["ci_high"] - wide["ci_low"]
+    assert "90% interval" in result.summary()["visits"]["by_segment"]["method"]
+    assert "95% interval" in base["visits"]["by_segment"]["method"]
+    study = result.event_study.set_index(["event_type", "months_after"])
+    base_study = sample_result.event_study.set_index(["event_type", "months_after"])
+    assert np.allclose(study["estimate"], base_study["estimate"])
+    assert ((study["ci_high"] - study["ci_low"]) <= (base_study["ci_high"] - base_study["ci_low"]) + 1e-12).all()
+    naive = result.visit_benchmarks["naive"]
+    assert naive["ci_high"] - naive["ci_low"] < \
+        sample_result.visit_benchmarks["naive"]["ci_high"] - sample_result.visit_benchmarks["naive"]["ci_low"]
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.5])
+def test_alpha_outside_unit_interval_is_named(alpha):
+    with pytest.raises(ParameterError, match="alpha"):
+        attribution.run(SAMPLE_DIR, alpha=alpha)
+
+
+def test_product_id_parameter_chooses_the_product():
+    result = attribution.run(SAMPLE_DIR, product_id="P02")
+    assert result.product_id == result.summary()["product_id"] == "P02"
