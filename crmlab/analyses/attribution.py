@@ -254,7 +254,7 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> AttributionR
     --------
     >>> result = run("data/sample")
     >>> result.summary()["outcome"], result.product_id, len(result.months)
-    ('prescriptions', 'P01', 24)
+    ('prescriptions', 'P01', 36)
     """
     params = check_params(AttributionParams, params)
     if not 0 < params.alpha < 1:
