@@ -119,12 +119,14 @@ def effects_table(effects: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
 def event_effects_table(result) -> pd.DataFrame:
     """Per event type: events, attendees, total effect per attendee, ROI, pre-trend p-value."""
     alpha = result.params.alpha
+    total = f"total per attendee ({100 * (1 - alpha):g}% CI)"
+    columns = ["event type", "product", "events", "attendees", total, "months with a lift", "pre-trend p-value",
+               "ROI", "note"]
     rows = [{"event type": e["event_type"], "product": e["product_id"], "events": e["events"],
-             "attendees": e["attendees"],
-             f"total per attendee ({100 * (1 - alpha):g}% CI)": format_estimate(e.get("per_attendee_total"), alpha),
+             "attendees": e["attendees"], total: format_estimate(e.get("per_attendee_total"), alpha),
              "months with a lift": e.get("effect_months"), "pre-trend p-value": e.get("pretrend_p_value"),
              "ROI": e.get("roi"), "note": e.get("note", "")} for e in result.event_effects]
-    return pd.DataFrame(rows).set_index("event type").round(2)
+    return pd.DataFrame(rows, columns=columns).set_index("event type").round(2)
 
 
 def campaigns_table(result) -> pd.DataFrame:
