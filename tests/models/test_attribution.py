@@ -56,7 +56,8 @@ def test_visit_lift_over_seeds(seed):
 def test_prop99_reproduces_published_result():
     data = pd.read_csv(REFERENCE)
     wide = data.pivot(index="year", columns="state", values="cigsale")
-    res = SyntheticControl().fit(wide, "California", 1989).results_
+    fitted = SyntheticControl().fit(wide, "California", 1989)
+    res = fitted.results_
     gap = res.path.set_index("period")["gap"]
     # published: 2000 gap -25.7 (re-fits with other optimisers about -24), mean 1989-2000 -19.0
     assert -28.7 < gap.loc[2000] < -22.7
@@ -68,6 +69,7 @@ def test_prop99_reproduces_published_result():
     # so California ranks in the top 3 of 39 by post/pre RMSPE (first in the paper)
     assert res.rank <= 3
     assert res.summary().set_index("effect").loc["post_gap_mean", "estimate"] == res.post_gap_mean
+    assert fitted.converged_
 
 
 def test_visit_lift_summary_and_alpha(sample_fit):
