@@ -49,6 +49,54 @@ class AttributionParams(Params):
 
 
 @dataclasses.dataclass
+class EventTypeEffect:
+    """What one attended event type added: effects per attendee, incremental revenue, ROI.
+
+    Attributes
+    ----------
+    event_type, product_id : str
+    events, attendees : int
+    cost : float
+        Total cost of the type's events.
+    per_attendee_month, per_attendee_total : dict, optional
+        ``estimate, std_error, ci_low, ci_high`` (None when not estimated).
+    effect_months : int, optional
+        Months after the event with a lift.
+    pretrend_p_value : float, optional
+    incremental_units, incremental_revenue, roi : float, optional
+    method : str, optional
+    note : str, optional
+        Why the type was not estimated.
+    """
+
+    event_type: str
+    product_id: str
+    events: int
+    attendees: int
+    cost: float
+    per_attendee_month: dict | None = None
+    per_attendee_total: dict | None = None
+    effect_months: int | None = None
+    pretrend_p_value: float | None = None
+    incremental_units: float | None = None
+    incremental_revenue: float | None = None
+    roi: float | None = None
+    method: str | None = None
+    note: str | None = None
+
+    @property
+    def estimated(self) -> bool:
+        return self.per_attendee_total is not None
+
+    def summary(self) -> dict:
+        """The event type as written in ``summary.json``."""
+        keys = ["event_type", "product_id", "events", "attendees", "cost"]
+        keys += (["per_attendee_month", "per_attendee_total", "effect_months", "pretrend_p_value",
+                  "incremental_units", "incremental_revenue", "roi", "method"] if self.estimated else ["note"])
+        return {key: getattr(self, key) for key in keys}
+
+
+@dataclasses.dataclass
 class AttributionResult(AnalysisResult):
     """What visits, events and campaigns added.
 
@@ -77,7 +125,7 @@ class AttributionResult(AnalysisResult):
         Per account: visits, incremental units and revenue, cost, ROI, rank.
     event_studies : dict of str to EventStudy
         One fitted study per attended event type.
-    event_effects : list of dict
+    event_effects : list of EventTypeEffect
         Per attended event type: attendees, effects per attendee, ROI (or a note).
     campaigns : list of CampaignEffect
     """
@@ -93,7 +141,7 @@ class AttributionResult(AnalysisResult):
     visits_not_estimated: str | None
     roi_accounts: pd.DataFrame
     event_studies: dict[str, EventStudy]
-    event_effects: list[dict]
+    event_effects: list[EventTypeEffect]
     campaigns: list[CampaignEffect]
 
     @property
@@ -110,7 +158,7 @@ class AttributionResult(AnalysisResult):
     @property
     def events(self) -> list[dict]:
         """Every event type, attended ones then one row per advertising campaign."""
-        return self.event_effects + [{
+        return [e.summary() for e in self.event_effects] + [{
             "event_type": "advertising", "product_id": c.product_id, "events": 1, "attendees": 0, "cost": c.cost,
             "incremental_units": c.incremental_units, "incremental_revenue": c.incremental_revenue, "roi": c.roi,
             "per_attendee_month": None, "per_attendee_total": None, "method": c.method, "note": c.note}
@@ -119,9 +167,9 @@ class AttributionResult(AnalysisResult):
     @property
     def event_study(self) -> pd.DataFrame:
         """Event-time coefficients of every event type (month -1 is the reference)."""
-        frames = [self.event_studies[e["event_type"]].results_.coefficients.assign(
-            event_type=e["event_type"], product_id=e["product_id"])
-            for e in self.event_effects if e["event_type"] in self.event_studies]
+        frames = [self.event_studies[e.event_type].results_.coefficients.assign(
+            event_type=e.event_type, product_id=e.product_id)
+            for e in self.event_effects if e.event_type in self.event_studies]
         if not frames:
             return pd.DataFrame(columns=EVENT_STUDY_COLUMNS)
         return pd.concat(frames, ignore_index=True)[EVENT_STUDY_COLUMNS]
@@ -346,7 +394,7 @@ def _visit_lift(setting: _Setting) -> dict:
                                         params.cost_per_visit)}
 
 
-def _event_lift(setting: _Setting) -> tuple[dict[str, EventStudy], list[dict]]:
+def _event_lift(setting: _Setting) -> tuple[dict[str, EventStudy], list[EventTypeEffect]]:
     """One event study per attended event type, with its incremental units, revenue and ROI."""
     events, attendance, doctors = (setting.tables[name] for name in ("events", "event_attendance", "doctors"))
     if not len(events):
@@ -363,9 +411,9 @@ def _event_lift(setting: _Setting) -> tuple[dict[str, EventStudy], list[dict]]:
         product = str(product.iloc[0]) if len(product) else setting.product_id
         same_product = [t for t in types if t != event_type and
                         (events.loc[events["event_type"] == t, "product_id"].astype(str) == product).any()]
-        effect = {"event_type": event_type, "product_id": product, "events": len(chosen),
-                  "attendees": len(firsts[event_type]),
-                  "cost": float(chosen["cost"].fillna(0).sum()) if "cost" in chosen else np.nan}
+        effect = EventTypeEffect(event_type=event_type, product_id=product, events=len(chosen),
+                                 attendees=len(firsts[event_type]),
+                                 cost=float(chosen["cost"].fillna(0).sum()) if "cost" in chosen else np.nan)
         study = _event_study(setting, product, firsts[event_type], [firsts[t] for t in same_product], effect)
         if study is not None:
             studies[event_type] = study
@@ -374,11 +422,11 @@ def _event_lift(setting: _Setting) -> tuple[dict[str, EventStudy], list[dict]]:
 
 
 def _event_study(setting: _Setting, product: str, first: pd.Series, others: list[pd.Series],
-                 effect: dict) -> EventStudy | None:
+                 effect: EventTypeEffect) -> EventStudy | None:
     """Fit one event type's study and complete ``effect`` (or give it a note)."""
     params = setting.params
     if not len(first):
-        effect["note"] = "no attendance list: not estimated"
+        effect.note = "no attendance list: not estimated"
         return None
     # months after a unit attended another event type on the same product are dropped
     censor = [f for f in others if len(f)]
@@ -392,13 +440,13 @@ def _event_study(setting: _Setting, product: str, first: pd.Series, others: list
             setting.panel(product), first_unit, unit=setting.unit, y=setting.y, censor_month=censor,
             attendees_per_unit=per_unit)
     except ValueError as error:
-        effect["note"] = str(error)
+        effect.note = str(error)
         return None
     res = study.results_
     units = res.per_attendee_total["estimate"] * len(first)
     revenue = units * setting.price(product)
-    effect.update({"per_attendee_month": res.per_attendee_month, "per_attendee_total": res.per_attendee_total,
-                   "effect_months": res.effect_months, "pretrend_p_value": res.pretrend_p_value,
-                   "incremental_units": units, "incremental_revenue": revenue,
-                   "roi": roi(revenue, effect["cost"]), "method": res.method})
+    effect.per_attendee_month, effect.per_attendee_total = res.per_attendee_month, res.per_attendee_total
+    effect.effect_months, effect.pretrend_p_value = res.effect_months, res.pretrend_p_value
+    effect.incremental_units, effect.incremental_revenue = units, revenue
+    effect.roi, effect.method = roi(revenue, effect.cost), res.method
     return study

@@ -83,9 +83,9 @@ def key_findings(result) -> list[str]:
                    f"visit, {naive['estimate'] / long_run['estimate']:.1f} times the causal estimate: reps visit "
                    "the big prescribers more.")
     for effect in result.event_effects:
-        if effect.get("per_attendee_total") is not None:
-            out.append(f"A {effect['event_type']} adds {format_estimate(effect['per_attendee_total'], alpha)} "
-                       f"{result.outcome} per attendee ({effect['attendees']} attendees, ROI {_percent(effect['roi'])}).")
+        if effect.estimated:
+            out.append(f"A {effect.event_type} adds {format_estimate(effect.per_attendee_total, alpha)} "
+                       f"{result.outcome} per attendee ({effect.attendees} attendees, ROI {_percent(effect.roi)}).")
     for campaign in result.campaigns:
         if campaign.estimated:
             out.append(f"The {campaign.region} campaign lifted the region's sales by {campaign.lift_pct:.0%} "
@@ -122,10 +122,10 @@ def event_effects_table(result) -> pd.DataFrame:
     total = f"total per attendee ({100 * (1 - alpha):g}% CI)"
     columns = ["event type", "product", "events", "attendees", total, "months with a lift", "pre-trend p-value",
                "ROI", "note"]
-    rows = [{"event type": e["event_type"], "product": e["product_id"], "events": e["events"],
-             "attendees": e["attendees"], total: format_estimate(e.get("per_attendee_total"), alpha),
-             "months with a lift": e.get("effect_months"), "pre-trend p-value": e.get("pretrend_p_value"),
-             "ROI": e.get("roi"), "note": e.get("note", "")} for e in result.event_effects]
+    rows = [{"event type": e.event_type, "product": e.product_id, "events": e.events, "attendees": e.attendees,
+             total: format_estimate(e.per_attendee_total, alpha), "months with a lift": e.effect_months,
+             "pre-trend p-value": e.pretrend_p_value, "ROI": e.roi, "note": e.note or ""}
+            for e in result.event_effects]
     return pd.DataFrame(rows, columns=columns).set_index("event type").round(2)
 
 
@@ -189,8 +189,8 @@ def _key_figures(result) -> dict:
         found["visit carry-over"] = result.visit_model.results_.effect("carryover")
         found["naive pooled slope per visit"] = result.visit_benchmarks["naive"]
     for effect in result.event_effects:
-        if effect.get("per_attendee_total") is not None:
-            found[f"{effect['event_type']} total effect per attendee"] = effect["per_attendee_total"]
+        if effect.estimated:
+            found[f"{effect.event_type} total effect per attendee"] = effect.per_attendee_total
     for campaign in result.campaigns[:1]:
         if campaign.estimated:
             found["campaign lift (share of sales)"] = {"estimate": campaign.lift_pct, "std_error": np.nan}

@@ -3,7 +3,7 @@
 Tolerances: long-run effect per visit within 15% of truth with the 95% interval covering
 it (demo scale, 3,000 doctors); naive pooled slope > 2x truth; event effects per
 attendee within 20% (demo scale). Model-level tests (seeds, Prop 99) are in
-tests/models/test_attribution.py.
+tests/models/test_attribution_models.py.
 """
 
 from __future__ import annotations
