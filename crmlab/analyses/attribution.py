@@ -158,11 +158,7 @@ class AttributionResult(AnalysisResult):
     @property
     def events(self) -> list[dict]:
         """Every event type, attended ones then one row per advertising campaign."""
-        return [e.summary() for e in self.event_effects] + [{
-            "event_type": "advertising", "product_id": c.product_id, "events": 1, "attendees": 0, "cost": c.cost,
-            "incremental_units": c.incremental_units, "incremental_revenue": c.incremental_revenue, "roi": c.roi,
-            "per_attendee_month": None, "per_attendee_total": None, "method": c.method, "note": c.note}
-            for c in self.campaigns]
+        return [e.summary() for e in self.event_effects] + [c.event_summary() for c in self.campaigns]
 
     @property
     def event_study(self) -> pd.DataFrame:

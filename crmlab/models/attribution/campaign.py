@@ -67,6 +67,13 @@ class CampaignEffect:
                   "placebo_rank", "donors", "method"] if self.estimated else ["note"])
         return {key: getattr(self, key) for key in keys}
 
+    def event_summary(self) -> dict:
+        """The campaign as one row of the summary's ``events`` (event type ``advertising``)."""
+        return {"event_type": "advertising", "product_id": self.product_id, "events": 1, "attendees": 0,
+                "cost": self.cost, "incremental_units": self.incremental_units,
+                "incremental_revenue": self.incremental_revenue, "roi": self.roi, "per_attendee_month": None,
+                "per_attendee_total": None, "method": self.method, "note": self.note}
+
 
 def campaign_effect(ad: pd.Series, accounts, sales, prescriptions, doctors, months, prices, *,
                     max_donors: int = 60) -> CampaignEffect:
