@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from crmlab.models.attribution.inference import finite_errors
+from crmlab.models.attribution.inference import FIXEF_TOL, finite_errors
 from crmlab.models.uncertainty import interval
 
 
@@ -67,7 +67,8 @@ def linear_lags_fe(outcome: pd.DataFrame, visits: np.ndarray, n_months: int, *, 
     del v
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = pf.feols(f"y ~ {' + '.join(names)} | unit + month", data=data, vcov={"CRV1": "unit"})
+        fit = pf.feols(f"y ~ {' + '.join(names)} | unit + month", data=data, vcov={"CRV1": "unit"},
+                       fixef_tol=FIXEF_TOL)
     total, se = float(fit.coef()["v0"]), float(fit.se()["v0"])
     finite_errors([se], "linear_lags_fe")
     return interval(total, se, alpha)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crmlab.models.attribution.inference import finite_errors
+from crmlab.models.attribution.inference import FIXEF_TOL, finite_errors
 from crmlab.models.uncertainty import ESTIMATE_COLUMNS, interval, z_value
 
 
@@ -151,9 +151,9 @@ class EventStudy:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # stage 1: counterfactual from untreated doctor-months only
-            stage1 = pf.feols(f"y ~ {slopes} | unit + month_bin", data=untreated_rows(data))
+            stage1 = pf.feols(f"y ~ {slopes} | unit + month_bin", data=untreated_rows(data), fixef_tol=FIXEF_TOL)
             slope = {int(str(k).split("_")[1]): v for k, v in stage1.coef().items()}
-            fe = stage1.fixef()
+            fe = stage1.fixef(atol=FIXEF_TOL, btol=FIXEF_TOL)
             unit_fe = pd.Series(fe["C(unit)"]).rename(index=str)
             month_fe = pd.Series(fe["C(month_bin)"]).rename(index=str)
             intercept = 0.0
@@ -167,7 +167,8 @@ class EventStudy:
             pre["lead"] = np.where((pre["rel"] >= -self.leads) & (pre["rel"] <= -2), pre["rel"], 0)
             lead_fit = None
             if (pre["lead"] != 0).any():
-                lead_fit = pf.feols(f"y ~ i(lead, ref=0) + {slopes} | unit + month_bin", data=pre, vcov={"CRV1": "unit"})
+                lead_fit = pf.feols(f"y ~ i(lead, ref=0) + {slopes} | unit + month_bin", data=pre,
+                                    vcov={"CRV1": "unit"}, fixef_tol=FIXEF_TOL)
         # stage 2: event-time means of the imputed effects, clustered by unit
         post_rel = np.sort(treated["rel"].unique())
         est = treated.groupby("rel")["tau"].mean().reindex(post_rel)

@@ -11,6 +11,13 @@ import warnings
 import numpy as np
 
 
+#: Convergence tolerance of pyfixest's fixed-effects sweeps. Its default (1e-6) leaves
+#: estimates depending, at about 1e-7 relative, on the order the fixed effects are
+#: swept in, which follows Python's string hashing: two runs on the same data then
+#: differed in the 6th significant digit of summary.json.
+FIXEF_TOL = 1e-10
+
+
 class EstimationWarning(RuntimeWarning):
     """An estimate's uncertainty is unreliable (singular design or failed optimiser)."""
 
