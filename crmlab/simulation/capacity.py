@@ -59,7 +59,7 @@ class Capacity:
     def _day_month(self) -> np.ndarray:
         """Month index of every day of the simulated period."""
         days = pd.date_range(self.months[0], self.months[-1] + pd.offsets.MonthEnd(0), freq="D")
-        return (days.year - self.months[0].year) * 12 + days.month - self.months[0].month
+        return ((days.year - self.months[0].year) * 12 + days.month - self.months[0].month).to_numpy()
 
     def _absent_share(self) -> np.ndarray:
         """Share of each month's days a territory's rep is away (slot × month)."""
