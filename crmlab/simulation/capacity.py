@@ -49,6 +49,8 @@ class Capacity:
                 # the spell ends with the holder's tenure (a leaver's last day, a vacancy)
                 same = (holder[s, day_month[span]] == holder[s, t]) & active[s, day_month[span]]
                 span = span[np.cumprod(same).astype(bool)]
+                if not len(span) or absent[s, span].any():  # one spell at a time
+                    continue
                 absent[s, span] = True
                 rows.append((self._rep_ids[holder[s, t]], first + pd.Timedelta(days=int(span[0])),
                              first + pd.Timedelta(days=int(span[-1])), reason))

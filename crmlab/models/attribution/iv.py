@@ -44,6 +44,7 @@ from scipy import optimize, stats
 
 from crmlab.features import visit_adstock
 from crmlab.models.attribution.visits import CHANNEL_GROUPS, VisitLift, saturation_curve
+from crmlab.models.instrumental import first_stage_f, two_stage_least_squares
 from crmlab.models.uncertainty import ESTIMATE_COLUMNS, interval
 
 #: Instrument groups and the column of ``capacity_instruments`` each one shifts.
@@ -67,32 +68,34 @@ class VisitLiftIVResults:
         row = self.effects.set_index("effect").loc[name]
         return {k: float(row[k]) for k in ESTIMATE_COLUMNS}
 
+    @property
+    def design(self) -> str:
+        """``"iv"`` when the instruments identify the effect, else ``"fixed_effects"`` (the fallback)."""
+        d = self.diagnostics
+        return "fixed_effects" if d["weak_instruments"] or not d["converged"] else "iv"
 
-def two_stage_least_squares(y: np.ndarray, X: np.ndarray, Z: np.ndarray, cluster: np.ndarray) -> tuple:
-    """2SLS coefficients of ``y`` on ``X`` with instruments ``Z`` (OLS when ``Z`` is ``X``).
-
-    Columns of ``X`` that are exogenous belong in ``Z`` too. Returns the coefficients,
-    their cluster-robust covariance (small-sample factor ``G / (G - 1)``) and the
-    residuals.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> z = rng.normal(size=(500, 1)); v = rng.normal(size=500)
-    >>> x = z[:, 0] + v; y = 2 * x + v + rng.normal(size=500)
-    >>> b, V, _ = two_stage_least_squares(y, x[:, None], z, np.arange(500))
-    >>> bool(abs(b[0] - 2) < 4 * np.sqrt(V[0, 0]))
-    True
-    """
-    q, _ = np.linalg.qr(Z)
-    X_hat = q @ (q.T @ X)
-    bread = np.linalg.pinv(X_hat.T @ X_hat)
-    coef = bread @ (X_hat.T @ y)
-    resid = y - X @ coef
-    scores = pd.DataFrame(X_hat * resid[:, None]).groupby(cluster).sum().to_numpy()
-    g = len(scores)
-    vcov = bread @ (scores.T @ scores * g / max(g - 1, 1)) @ bread
-    return coef, vcov, resid
+    def finding(self) -> str:
+        """The design used and why, in plain words with the numbers (for the report)."""
+        d = self.diagnostics
+        iv, fe, lead = (self.effect(k) for k in ("per_visit_long_run", "fe_per_visit_long_run", "lead_iv"))
+        level = f"{100 * (1 - d['alpha']):.0f}% CI"
+        if self.design == "fixed_effects":
+            return (f"Territory capacity shocks move visits too little to identify the effect (first-stage F "
+                    f"{d['first_stage_f']:.0f}, below {d['min_first_stage_f']:.0f}); the within-doctor estimate "
+                    f"({fe['estimate']:.2f} per visit) is kept, and it overstates if reps visit more after "
+                    "prescribing rises.")
+        if d["hausman_p_value"] < d["alpha"]:
+            opening = (f"Reps visit more after prescribing rises, so the simple within-doctor estimate "
+                       f"({fe['estimate']:.2f}) overstates" if fe["estimate"] > iv["estimate"] else
+                       f"The simple within-doctor estimate ({fe['estimate']:.2f}) understates")
+        else:
+            opening = (f"The within-doctor estimate ({fe['estimate']:.2f}) and the estimate from capacity shocks "
+                       f"agree within their uncertainty (Hausman p = {d['hausman_p_value']:.2f})")
+        return (f"{opening}; using months when territories lost capacity (rep absences, vacancies, fewer visits "
+                f"to the territory's other doctors), the long-run effect per visit is {iv['estimate']:.2f} "
+                f"({level} {iv['ci_low']:.2f}–{iv['ci_high']:.2f}). The instruments are strong (first-stage F "
+                f"{d['first_stage_f']:.0f}); next month's visits do not predict this month's prescriptions "
+                f"(placebo {lead['estimate']:.2f}, {level} {lead['ci_low']:.2f}–{lead['ci_high']:.2f}).")
 
 
 def _wide(frame: pd.DataFrame, columns: list[str], doctors: pd.Index, months: pd.DatetimeIndex) -> dict:
@@ -140,6 +143,11 @@ class VisitLiftIV:
     weighted : bool
         Weight doctor-months by the inverse of their outcome variance (a
         variance-by-size model), as feasible GLS; False: unweighted.
+    max_units : int, optional
+        Fit on a seeded random sample of this many doctors when there are more
+        (national scale); the instruments are built on all doctors beforehand.
+    random_state : int
+        Seed of that sample.
 
     Attributes
     ----------
@@ -160,7 +168,7 @@ class VisitLiftIV:
 
     def __init__(self, instruments: tuple = ("loo", "capacity", "coverage"), lags: int = 4, alpha: float = 0.05,
                  cluster: str = "doctor_id", dynamic_lags: int = 2, min_first_stage_f: float = 10.0,
-                 weighted: bool = True):
+                 weighted: bool = True, max_units: int | None = None, random_state: int = 0):
         self.instruments = instruments
         self.lags = lags
         self.alpha = alpha
@@ -168,15 +176,11 @@ class VisitLiftIV:
         self.dynamic_lags = dynamic_lags
         self.min_first_stage_f = min_first_stage_f
         self.weighted = weighted
+        self.max_units = max_units
+        self.random_state = random_state
 
     # ---------------------------------------------------------------- data
     def _prepare(self, outcome, counts, capacity, y):
-        unknown = set(self.instruments) - set(INSTRUMENT_GROUPS)
-        if unknown:
-            raise ValueError(f"VisitLiftIV: unknown instrument group(s) {sorted(unknown)}; "
-                             f"choose from {sorted(INSTRUMENT_GROUPS)}")
-        if self.cluster not in ("doctor_id", "territory_id"):
-            raise ValueError(f"VisitLiftIV: cluster must be 'doctor_id' or 'territory_id', got {self.cluster!r}")
         months = pd.DatetimeIndex(np.sort(pd.DatetimeIndex(outcome["month"]).unique()))
         doctors = pd.Index(np.sort(outcome["doctor_id"].astype(str).unique()))
         n, n_m = len(doctors), len(months)
@@ -286,8 +290,20 @@ class VisitLiftIV:
         -------
         self
         """
+        unknown = set(self.instruments) - set(INSTRUMENT_GROUPS)
+        if unknown:
+            raise ValueError(f"VisitLiftIV: unknown instrument group(s) {sorted(unknown)}; "
+                             f"choose from {sorted(INSTRUMENT_GROUPS)}")
+        if self.cluster not in ("doctor_id", "territory_id"):
+            raise ValueError(f"VisitLiftIV: cluster must be 'doctor_id' or 'territory_id', got {self.cluster!r}")
         self.fe_model_ = fe_model if fe_model is not None else VisitLift().fit(outcome, counts, y=y)
         self.saturation_ = float(self.fe_model_.saturation_)
+        doctors = pd.Index(outcome["doctor_id"].astype(str).unique())
+        self.sampled_ = bool(self.max_units and len(doctors) > self.max_units)
+        if self.sampled_:
+            chosen = set(np.random.default_rng(self.random_state).choice(doctors, self.max_units, replace=False))
+            outcome, counts, capacity = (frame[frame["doctor_id"].astype(str).isin(chosen)]
+                                         for frame in (outcome, counts, capacity))
         self._prepare(outcome, counts, capacity, y)
         keep = self._rows()
         data = self._demean([self._Y] + self._instruments(), keep)
@@ -326,9 +342,7 @@ class VisitLiftIV:
         return float(resid @ resid)
 
     def _first_stage(self, x: np.ndarray) -> None:
-        pi, vcov, resid = two_stage_least_squares(x, self._W, self._W, self._clusters[self._keep])
-        k = len(pi)
-        self.first_stage_f_ = float(pi @ np.linalg.pinv(vcov) @ pi / k)
+        self.first_stage_f_, resid = first_stage_f(x, self._W, self._clusters[self._keep])
         self.weak_instruments_ = self.first_stage_f_ < self.min_first_stage_f
         if self.weak_instruments_:
             warnings.warn(f"VisitLiftIV: weak instruments (first-stage F {self.first_stage_f_:.1f} < "
@@ -480,7 +494,8 @@ class VisitLiftIV:
         effects = pd.DataFrame(rows)
         z = (fe["estimate"] - iv["estimate"]) / diff_se
         diagnostics = {
-            "first_stage_f": self.first_stage_f_, "weak_instruments": bool(self.weak_instruments_),
+            "alpha": self.alpha, "first_stage_f": self.first_stage_f_,
+            "weak_instruments": bool(self.weak_instruments_),
             "min_first_stage_f": self.min_first_stage_f, "n_instruments": self.n_instruments_,
             "instrument_groups": self.instrument_groups_, "lags": self.lags,
             "endogeneity_p_value": self.endogeneity_p_value_,
