@@ -31,6 +31,18 @@ What is planted (``t`` is the month index, ``i`` a doctor):
   ``inventory`` follows the identity ``I_t = I_{t-1} + sell_in_t - sell_out_t``.
 * Seasonality (winter peak) and a slow trend on all demand.
 
+Options, off by default (``OPTIONS``; ``FEEDBACK_WORLD`` switches them on as issue 17
+measured them), each drawing from its own random stream so the default worlds stay
+draw for draw the same:
+
+* ``demand_shock_sd``: a persistent doctor demand shock (AR(1), not in the data).
+* ``feedback_targeting``: reps raise next month's visit rate after prescribing beat
+  their expectation (see :mod:`crmlab.simulation.feedback`): fixed effects then
+  overstate the visit effect.
+* ``rep_absence_rate``: reps away some days (leave, training, sick), written to the
+  optional ``rep_absences`` table: capacity shocks reps do not choose
+  (:mod:`crmlab.simulation.capacity`). Vacancies between reps exist in every world.
+
 Examples
 --------
 >>> world = simulate(scale="sample", seed=1)
@@ -66,7 +78,8 @@ def simulate(scale: str = "sample", seed: int = 7, **overrides) -> World:
     seed : int
         Seed of the only random generator used; the same seed gives the same world.
     **overrides
-        Any ``WorldConfig`` field, e.g. ``n_doctors=2000`` or ``visit_decay=0.3``.
+        Any ``WorldConfig`` field, e.g. ``n_doctors=2000`` or ``visit_decay=0.3``, or an
+        option, e.g. ``simulate("demo", 1, **FEEDBACK_WORLD)``.
 
     Returns
     -------

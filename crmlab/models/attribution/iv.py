@@ -316,7 +316,7 @@ class VisitLiftIV:
         fit = optimize.minimize_scalar(self._criterion, bounds=(max(best - 0.1, 0.0), min(best + 0.1, 0.95)),
                                        method="bounded", options={"xatol": 1e-4})
         self.decay_ = float(fit.x)
-        self.converged_ = bool(fit.success) and 0.0 < self.decay_ < 0.95
+        self.converged_ = bool(fit.success) and 1e-3 < self.decay_ < 0.95 - 1e-3
         if not self.converged_:
             warnings.warn(f"VisitLiftIV: the carry-over estimate sits on its bound ({self.decay_:.2f}); its "
                           "uncertainty is not propagated", stacklevel=2)
