@@ -25,6 +25,11 @@ channel weights are taken from the fixed-effects fit: they shape the response *w
 a month (how much the n-th visit and a remote call add), which demand-chasing moves
 little, while the level and the timing (carry-over) are what it biases.
 
+Visits also keep doctors: a territory left without visits for months loses some of
+them (a lapse). That retention effect is not visit lift, and capacity shocks would
+count it as such; the last ``stop_months`` active months of doctors who stop
+prescribing before the data end are therefore left out.
+
 Uncertainty: a cluster-robust GMM sandwich for ``(beta, decay)`` jointly, with the
 delta method for the long-run effect per visit. Reported beside it: the first-stage F
 (cluster-robust Wald; weak below ``min_first_stage_f``), the fixed-effects estimate and a
@@ -36,7 +41,6 @@ visits must not "predict" this month's prescriptions under a valid design.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -44,58 +48,12 @@ from scipy import optimize, stats
 
 from crmlab.features import visit_adstock
 from crmlab.models.attribution.visits import CHANNEL_GROUPS, VisitLift, saturation_curve
+from crmlab.models.attribution.iv_results import VisitLiftIVResults
 from crmlab.models.instrumental import first_stage_f, two_stage_least_squares
-from crmlab.models.uncertainty import ESTIMATE_COLUMNS, interval
+from crmlab.models.uncertainty import interval
 
 #: Instrument groups and the column of ``capacity_instruments`` each one shifts.
 INSTRUMENT_GROUPS = {"loo": "loo_visits", "capacity": "capacity", "coverage": "coverage_gap"}
-
-
-@dataclass
-class VisitLiftIVResults:
-    """Effects with intervals (``effects``), the design's diagnostics and the method in words."""
-
-    effects: pd.DataFrame
-    diagnostics: dict
-    method: str
-
-    def summary(self) -> pd.DataFrame:
-        """One row per effect: ``effect, estimate, std_error, ci_low, ci_high, meaning``."""
-        return self.effects
-
-    def effect(self, name: str) -> dict:
-        """One effect as ``{estimate, std_error, ci_low, ci_high}``."""
-        row = self.effects.set_index("effect").loc[name]
-        return {k: float(row[k]) for k in ESTIMATE_COLUMNS}
-
-    @property
-    def design(self) -> str:
-        """``"iv"`` when the instruments identify the effect, else ``"fixed_effects"`` (the fallback)."""
-        d = self.diagnostics
-        return "fixed_effects" if d["weak_instruments"] or not d["converged"] else "iv"
-
-    def finding(self) -> str:
-        """The design used and why, in plain words with the numbers (for the report)."""
-        d = self.diagnostics
-        iv, fe, lead = (self.effect(k) for k in ("per_visit_long_run", "fe_per_visit_long_run", "lead_iv"))
-        level = f"{100 * (1 - d['alpha']):.0f}% CI"
-        if self.design == "fixed_effects":
-            return (f"Territory capacity shocks move visits too little to identify the effect (first-stage F "
-                    f"{d['first_stage_f']:.0f}, below {d['min_first_stage_f']:.0f}); the within-doctor estimate "
-                    f"({fe['estimate']:.2f} per visit) is kept, and it overstates if reps visit more after "
-                    "prescribing rises.")
-        if d["hausman_p_value"] < d["alpha"]:
-            opening = (f"Reps visit more after prescribing rises, so the simple within-doctor estimate "
-                       f"({fe['estimate']:.2f}) overstates" if fe["estimate"] > iv["estimate"] else
-                       f"The simple within-doctor estimate ({fe['estimate']:.2f}) understates")
-        else:
-            opening = (f"The within-doctor estimate ({fe['estimate']:.2f}) and the estimate from capacity shocks "
-                       f"agree within their uncertainty (Hausman p = {d['hausman_p_value']:.2f})")
-        return (f"{opening}; using months when territories lost capacity (rep absences, vacancies, fewer visits "
-                f"to the territory's other doctors), the long-run effect per visit is {iv['estimate']:.2f} "
-                f"({level} {iv['ci_low']:.2f}–{iv['ci_high']:.2f}). The instruments are strong (first-stage F "
-                f"{d['first_stage_f']:.0f}); next month's visits do not predict this month's prescriptions "
-                f"(placebo {lead['estimate']:.2f}, {level} {lead['ci_low']:.2f}–{lead['ci_high']:.2f}).")
 
 
 def _wide(frame: pd.DataFrame, columns: list[str], doctors: pd.Index, months: pd.DatetimeIndex) -> dict:
@@ -143,6 +101,11 @@ class VisitLiftIV:
     weighted : bool
         Weight doctor-months by the inverse of their outcome variance (a
         variance-by-size model), as feasible GLS; False: unweighted.
+    stop_months : int
+        For a doctor who stops prescribing before the data end, his last ``stop_months``
+        active months are left out. A capacity shock that leaves a doctor without a
+        visit for months can make him lapse (a retention effect of visits); those
+        months would count it as visit lift, and upward. 0 keeps them.
     max_units : int, optional
         Fit on a seeded random sample of this many doctors when there are more
         (national scale); the instruments are built on all doctors beforehand.
@@ -168,7 +131,8 @@ class VisitLiftIV:
 
     def __init__(self, instruments: tuple = ("loo", "capacity", "coverage"), lags: int = 4, alpha: float = 0.05,
                  cluster: str = "doctor_id", dynamic_lags: int = 2, min_first_stage_f: float = 10.0,
-                 weighted: bool = True, max_units: int | None = None, random_state: int = 0):
+                 weighted: bool = True, stop_months: int = 3, max_units: int | None = None,
+                 random_state: int = 0):
         self.instruments = instruments
         self.lags = lags
         self.alpha = alpha
@@ -176,6 +140,7 @@ class VisitLiftIV:
         self.dynamic_lags = dynamic_lags
         self.min_first_stage_f = min_first_stage_f
         self.weighted = weighted
+        self.stop_months = stop_months
         self.max_units = max_units
         self.random_state = random_state
 
@@ -189,6 +154,12 @@ class VisitLiftIV:
         base = _wide(outcome.assign(active=outcome["active"].astype(float)), [y, "active", "level_bin"],
                      doctors, months)
         self._Y, self._active = base[y], base["active"] > 0
+        if self.stop_months:
+            # a doctor who stops prescribing before the data end: his last months are the way out
+            active = self._active
+            last = n_m - 1 - np.argmax(active[:, ::-1], axis=1)
+            stopped = active.any(axis=1) & (last < n_m - 1)
+            self._active = active & ~(stopped[:, None] & (np.arange(n_m)[None, :] > (last - self.stop_months)[:, None]))
         weights = self.fe_model_.channel_weights_
         channels = {g: [f"detailing_{c}" for c in CHANNEL_GROUPS[g] if f"detailing_{c}" in counts] for g in weights}
         grids = _wide(counts, sum(channels.values(), []), doctors, months)
@@ -502,6 +473,7 @@ class VisitLiftIV:
             "hausman_statistic": float(z ** 2), "hausman_p_value": float(stats.chi2.sf(z ** 2, 1)),
             "hausman_variance_difference_positive": bool(hausman_ok),
             "decay": self.decay_, "fe_decay": float(self.fe_model_.decay_), "saturation": self.saturation_,
+            "stop_months": self.stop_months,
             "channel_weights": dict(self.fe_model_.channel_weights_), "n_obs": self.n_obs_,
             "n_doctors": int(len(self._doctors)), "cluster": self.cluster, "converged": self.converged_,
             "dynamic_moved_fe": dynamic["fe"]["estimate"] / fe["estimate"] - 1,
@@ -513,6 +485,8 @@ class VisitLiftIV:
             f"doctor's territory ({', '.join(self.instrument_groups_)}; current and {self.lags} lagged months, each "
             "times the doctor's usual visits): variation in visits reps do not choose. Carry-over profiled by "
             "nonlinear 2SLS; saturation and channel weights from the fixed-effects fit. Cluster-robust "
-            f"({self.cluster}) GMM sandwich, delta method for derived effects. First-stage F "
+            f"({self.cluster}) GMM sandwich, delta method for derived effects; the last {self.stop_months} active "
+            "months of doctors who stop prescribing are left out (months without visits can make a doctor lapse, a "
+            "retention effect that is not visit lift). First-stage F "
             f"{self.first_stage_f_:.1f}; a lead placebo and lagged-outcome controls as checks.")
         return VisitLiftIVResults(effects=effects, diagnostics=diagnostics, method=method)
