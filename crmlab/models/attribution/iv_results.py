@@ -42,7 +42,7 @@ class VisitLiftIVResults:
         ...                          "ci_high": m + 2 * s} for e, m, s in rows])
         >>> d = {"alpha": 0.05, "weak_instruments": False, "converged": True, "first_stage_f": 240.0,
         ...      "min_first_stage_f": 10.0, "hausman_p_value": 0.001}
-        >>> VisitLiftIVResults(effects, d, "").finding()[:88]
+        >>> VisitLiftIVResults(effects, d, "").finding()[:89]
         'Reps visit more after prescribing rises, so the simple within-doctor estimate (1.90) over'
         """
         d = self.diagnostics
