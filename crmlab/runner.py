@@ -13,19 +13,29 @@ The notebook contract: a cell tagged ``parameters`` declares at least ``data_dir
 ``out_dir`` (``out_dir = ""`` writes nothing, for interactive use), and the notebook
 writes ``summary.json`` into ``out_dir``.
 
+Parameters are checked before any kernel starts: against the analysis' parameters
+dataclass (:func:`crmlab.analyses.params_class`) when it has one, else against the
+notebook's ``parameters`` cell. Published folders get the user's umask (e.g. 0755).
+The kernel talks to the runner over IPC sockets, so it prints no transport warning.
+
 papermill changes the process working directory while a notebook runs, so run
 concurrent analyses in separate processes, not threads. Separate processes may share
-an ``OUT``: publishing is guarded by file locks.
+an ``OUT``: publishing is guarded by file locks. The temporary folder of a run is named
+``.tmp-<analysis>-<pid>-*``; the next run of the analysis removes those whose process
+is gone (killed runs).
 """
 
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import html
+import importlib.util
 import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -38,11 +48,13 @@ import yaml
 from filelock import FileLock
 from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
+from traitlets.config import Config
 
 from crmlab import __version__, config
+from crmlab.analyses.base import RUNNER_PARAMETERS, ParameterError, check_value
 
 KERNEL_NAME = "python3"
-REQUIRED_PARAMETERS = ("data_dir", "out_dir")
+REQUIRED_PARAMETERS = RUNNER_PARAMETERS
 
 
 class RunError(Exception):
@@ -79,7 +91,8 @@ def run_analyses(
     Raises
     ------
     RunError
-        After all analyses ran, if any failed; the message lists each failure.
+        At once if ``out_dir`` cannot be a folder; after all analyses ran, if any
+        failed (the message lists each failure).
 
     Examples
     --------
@@ -87,6 +100,7 @@ def run_analyses(
     [1/2] overview … done in 12.3 s → reports/overview/report.html
     [2/2] churn … done in 20.1 s → reports/churn/report.html
     """
+    _output_root(out_dir)
     done: list[Path] = []
     failures: list[str] = []
     for number, analysis in enumerate(analyses, start=1):
@@ -123,10 +137,12 @@ def run_analysis(
 ) -> Path:
     """Execute one analysis notebook and publish its outputs to ``OUT/<analysis>``.
 
-    Parameters are, by increasing priority: the notebook's own defaults,
+    Parameters are, by increasing priority: the analysis' defaults,
     ``params/<analysis>.yaml``, ``params_file``, ``overrides``, then ``data_dir`` (made
-    absolute) and ``out_dir`` (always set by the runner). Every key must be declared in
-    the notebook's ``parameters`` cell.
+    absolute) and ``out_dir`` (always set by the runner). They are checked by name and
+    type before the kernel starts: against the analysis' parameters dataclass, or, for
+    a notebook without one, against the names and default types of its ``parameters``
+    cell. Dates (YAML reads ``2024-06-30`` as one) are passed as ISO strings.
 
     On success the previous ``OUT/<analysis>`` is replaced as a whole, and a stale
     ``OUT/<analysis>.failed`` is removed. On failure ``OUT/<analysis>`` is left
@@ -138,8 +154,8 @@ def run_analysis(
     analysis : str
         Analysis name; the notebook is ``<notebooks_dir>/<analysis>/<analysis>.ipynb``.
     data_dir : str or Path, optional
-        Data directory passed to the notebook. Default: the ``data_dir`` parameter from
-        the parameter files, else the notebook's default.
+        Data directory passed to the notebook. Default: a ``data_dir`` in
+        ``params_file`` or ``overrides``, else :data:`crmlab.config.SAMPLE_DIR`.
     out_dir : str or Path
         Output root ``OUT``.
     params_file : str or Path, optional
@@ -149,7 +165,7 @@ def run_analysis(
     notebooks_dir : str or Path, optional
         Folder of notebooks. Default: :data:`crmlab.config.NOTEBOOKS_DIR`.
     progress : bool
-        Show papermill's cell progress bar.
+        Show papermill's cell progress bar (only when standard output is a terminal).
 
     Returns
     -------
@@ -159,9 +175,10 @@ def run_analysis(
     Raises
     ------
     RunError
-        If the notebook or a parameter file is missing or invalid, a parameter is not
-        declared by the notebook, a cell raises (the message names the cell, the error
-        and its message), or the notebook wrote no ``summary.json``.
+        If the notebook or a parameter file is missing or invalid, a parameter is
+        unknown or of the wrong type, ``data_dir`` or ``out_dir`` is not a usable
+        folder, a cell raises (the message names the cell, the error and its
+        message), or the notebook wrote no ``summary.json``.
 
     Examples
     --------
@@ -174,21 +191,23 @@ def run_analysis(
         raise RunError(f"{analysis}: notebook not found: {notebook}")
     parameters = _parameters(analysis, notebook, data_dir, params_file, overrides)
 
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_root(out_dir)
     target = out / analysis
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{analysis}-", dir=out))
+    lock = FileLock(out / f".{analysis}.lock")
+    with lock:
+        _remove_dead_runs(out, analysis)
+    tmp = _new_run_folder(out, analysis)
     parameters["out_dir"] = str(tmp)
     try:
         try:
             _execute(analysis, notebook, tmp, parameters, progress)
         except RunError as err:
             failed = out / f"{analysis}.failed"
-            with FileLock(out / f".{analysis}.lock"):
+            with lock:
                 shutil.rmtree(failed, ignore_errors=True)
                 tmp.rename(failed)
             raise RunError(f"{err} [partial run kept in {failed}]") from err.__cause__
-        with FileLock(out / f".{analysis}.lock"):
+        with lock:
             old = None
             if target.exists():
                 old = out / tmp.name.replace(".tmp-", ".old-", 1)
@@ -272,11 +291,11 @@ def write_index(out_dir: str | Path) -> Path:
 
 
 def _parameters(analysis, notebook, data_dir, params_file, overrides) -> dict:
-    """Merge parameters and check them against the notebook's parameters cell."""
+    """Merge the parameters and check their names and types; JSON-safe values."""
     try:
         parameters = config.load_params(analysis, params_file)
-    except (OSError, yaml.YAMLError, TypeError, ValueError) as err:
-        raise RunError(f"{analysis}: cannot read parameters: {err}") from err
+    except config.ParametersFileError as err:
+        raise RunError(f"{analysis}: {err}") from None
     parameters.update(overrides or {})
     if "out_dir" in parameters:
         raise RunError(f"{analysis}: out_dir is set by the runner; use --out instead")
@@ -289,18 +308,151 @@ def _parameters(analysis, notebook, data_dir, params_file, overrides) -> dict:
     if missing:
         raise RunError(f"{analysis}: the notebook's parameters cell does not declare "
                        f"{', '.join(missing)} ({notebook})")
-    unknown = sorted(set(parameters) - set(declared))
-    if unknown:
-        raise RunError(f"{analysis}: unknown parameter(s) {', '.join(unknown)}; "
-                       f"the notebook declares {', '.join(sorted(declared))}")
+    schema = _params_class(analysis)
+    try:
+        if schema is not None:
+            checked = schema.check(parameters, known=RUNNER_PARAMETERS)
+            parameters.update({name: getattr(checked, name) for name in parameters
+                               if name not in RUNNER_PARAMETERS})
+        unknown = sorted(set(parameters) - set(declared))
+        if unknown:
+            raise RunError(f"{analysis}: unknown parameter(s) {', '.join(unknown)}; "
+                           f"the notebook declares {', '.join(sorted(declared))}")
+        if schema is None:
+            _check_types(parameters, declared)
+    except ParameterError as err:
+        raise RunError(f"{analysis}: {err}") from None
 
     if data_dir is None:
         data_dir = parameters.get("data_dir")
     if data_dir is None:
-        data_dir = ast.literal_eval(declared["data_dir"]["default"])
+        data_dir = config.SAMPLE_DIR
+    if not isinstance(data_dir, (str, Path)) or not str(data_dir):
+        raise RunError(f"{analysis}: parameter 'data_dir' must be a folder path, "
+                       f"got {data_dir!r}")
     # The kernel runs in the notebook's folder, so relative paths would move.
-    parameters["data_dir"] = str(config.resolve_path(data_dir))
-    return parameters
+    resolved = config.resolve_path(data_dir)
+    if not resolved.is_dir():
+        raise RunError(f"{analysis}: data folder {data_dir} not found ({resolved})")
+    parameters["data_dir"] = str(resolved)
+    return _json_safe(parameters)
+
+
+def _params_class(analysis: str):
+    """The analysis' parameters dataclass, or None for a notebook without a module."""
+    if analysis not in config.ANALYSES:
+        return None
+    if importlib.util.find_spec(f"crmlab.analyses.{analysis}") is None:
+        return None
+    from crmlab.analyses import params_class
+
+    try:
+        return params_class(analysis)
+    except Exception as err:  # a broken analysis module must not give a traceback
+        raise RunError(f"{analysis}: cannot import crmlab.analyses.{analysis}: "
+                       f"{type(err).__name__}: {err}") from err
+
+
+def _check_types(parameters: dict, declared: dict) -> None:
+    """Check values against the type of the notebook's literal defaults (in place)."""
+    for name, value in parameters.items():
+        if name in RUNNER_PARAMETERS:
+            continue
+        try:
+            default = ast.literal_eval(declared[name]["default"])
+        except (ValueError, SyntaxError, TypeError):
+            continue  # not a literal: nothing to compare with
+        if default is not None:
+            parameters[name] = check_value(name, value, type(default))
+
+
+def _json_safe(value):
+    """Dates and datetimes as ISO strings, tuples as lists, recursively.
+
+    papermill writes parameters as Python source and run.json is JSON; a ``date``
+    (YAML reads ``2024-06-30`` as one) would be neither.
+
+    Examples
+    --------
+    >>> _json_safe({"as_of": dt.date(2024, 6, 30), "months": (1, 2)})
+    {'as_of': '2024-06-30', 'months': [1, 2]}
+    """
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def _output_root(out_dir: str | Path) -> Path:
+    """``OUT`` made absolute and created, or a :class:`RunError` saying why it cannot be."""
+    out = Path(out_dir).expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise RunError(f"the output folder (--out) {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunError(f"cannot create the output folder (--out) {out}: "
+                       f"{err.strerror or err}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise RunError(f"cannot write into the output folder (--out) {out}: permission denied")
+    return out
+
+
+def _umask() -> int:
+    """The process umask (reading it means setting it; set it straight back)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def _new_run_folder(out: Path, analysis: str) -> Path:
+    """``OUT/.tmp-<analysis>-<pid>-*``, with the mode of a folder made under the umask.
+
+    mkdtemp makes it 0700; it is published as ``OUT/<analysis>``, which a web server
+    may need to read.
+    """
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{analysis}-{os.getpid()}-", dir=out))
+    except OSError as err:
+        raise RunError(f"{analysis}: cannot create a folder in {out}: "
+                       f"{err.strerror or err}") from None
+    tmp.chmod(0o777 & ~_umask())
+    return tmp
+
+
+def _remove_dead_runs(out: Path, analysis: str) -> list[Path]:
+    """Remove ``.tmp-``/``.old-<analysis>-<pid>-*`` folders whose process is gone.
+
+    Call under the analysis' lock. Runs of one process are sequential, so a folder
+    with this process' pid is also left over (from an earlier process with the same
+    pid, e.g. in a container).
+    """
+    removed = []
+    for kind in (".tmp-", ".old-"):
+        prefix = f"{kind}{analysis}-"
+        for path in out.glob(f"{prefix}*"):
+            pid = path.name[len(prefix):].split("-", 1)[0]
+            if not pid.isdigit() or (int(pid) != os.getpid() and _alive(int(pid))):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, owned by someone else
+        return True
+    return True
 
 
 def _execute(analysis: str, notebook: Path, folder: Path, parameters: dict,
@@ -310,9 +462,11 @@ def _execute(analysis: str, notebook: Path, folder: Path, parameters: dict,
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     try:
-        nb = papermill.execute_notebook(
-            str(notebook), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
-            progress_bar=progress, log_output=False, cwd=str(notebook.parent))
+        with tempfile.TemporaryDirectory(prefix="crmlab-kernel-") as sockets:
+            nb = papermill.execute_notebook(
+                str(notebook), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
+                progress_bar=progress and sys.stdout.isatty(), log_output=False,
+                cwd=str(notebook.parent), config=_kernel_config(Path(sockets)))
     except PapermillExecutionError as err:
         raise RunError(
             f"{analysis}: cell In [{err.exec_count}] (cell {err.cell_index} of "
@@ -345,6 +499,17 @@ def _execute(analysis: str, notebook: Path, folder: Path, parameters: dict,
     if not (folder / "summary.json").is_file():
         raise RunError(f"{analysis}: the notebook wrote no summary.json into out_dir "
                        "(call crmlab.reporting.save_outputs(out_dir, ...))")
+
+
+def _kernel_config(sockets: Path) -> Config:
+    """Talk to the kernel over IPC sockets in ``sockets`` (a private 0700 folder).
+
+    Over TCP the kernel warns on every run that its traffic is unencrypted; IPC
+    sockets are files only this user can open. Windows has no IPC transport.
+    """
+    if os.name == "nt":
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
 
 
 def _title(nb: nbformat.NotebookNode) -> str | None:
