@@ -92,7 +92,7 @@ def run_analyses(
     ------
     RunError
         At once if ``out_dir`` cannot be a folder; after all analyses ran, if any
-        failed (the message lists each failure).
+        failed (the message lists each failure, or is the one failure's message).
 
     Examples
     --------
@@ -119,6 +119,8 @@ def run_analyses(
         if progress:
             print(f"[{number}/{len(analyses)}] {analysis} … {outcome}", flush=True)
     write_index(out_dir)
+    if len(analyses) == 1 and failures:
+        raise RunError(failures[0])
     if failures:
         raise RunError(f"{len(failures)} of {len(analyses)} analyses failed:\n  "
                        + "\n  ".join(failures))
