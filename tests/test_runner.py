@@ -4,8 +4,9 @@ The notebooks are tiny fixtures in ``tests/runner_cases/``: ``demo`` declares
 ``data_dir``, ``out_dir``, ``x = 1`` and ``label = ""``, prints ``x squared is {x * x}``
 (and ``label is ...`` when set), raises ``ValueError("boom")`` when ``x < 0`` and saves
 ``{"x": x}`` and a table ``t``; ``nosummary`` saves nothing. Each papermill run costs a
-kernel start, so the tests execute nine notebooks in all; the checks made before a
-kernel starts run with papermill replaced by a stub that fails the test if called.
+kernel start, so the tests execute nine notebooks in all (two in a slow-marked test);
+the checks made before a kernel starts run with papermill replaced by a stub that
+fails the test if called.
 """
 
 from __future__ import annotations
@@ -318,6 +319,7 @@ def test_run_all_goes_on_after_a_failure_and_indexes_what_exists(tmp_path, capsy
     assert not (tmp_path / "nosummary").exists()
 
 
+@pytest.mark.slow  # two processes, two kernels: the costliest test here
 def test_concurrent_runs_into_one_out_publish_one_complete_run(published, tmp_path):
     out = tmp_path / "reports"
     # papermill changes the working directory of its process: concurrency is by process.
