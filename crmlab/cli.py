@@ -24,7 +24,7 @@ def _parse_assignment(text: str) -> tuple[str, object]:
     >>> _parse_assignment("x=[1")
     Traceback (most recent call last):
     ...
-    ValueError: -p x: '[1' is not a valid value: expected ',' or ']', but got '<stream end>' (line 1, column 3); quote it to pass text, e.g. -p 'x="[1"'
+    ValueError: -p x: '[1' is not a valid value: expected ',' or ']', ... quote it to pass text, ...
     """
     import yaml
 
