@@ -18,9 +18,11 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -317,6 +319,31 @@ def test_run_all_goes_on_after_a_failure_and_indexes_what_exists(tmp_path, capsy
     assert '<a href="demo/report.html">Runner demo</a>' in index
     assert "nosummary" not in index
     assert not (tmp_path / "nosummary").exists()
+
+
+@pytest.mark.slow
+def test_killed_run_keeps_the_report_and_the_next_run_cleans_up(published, tmp_path):
+    """SIGKILL mid-run: the previous report stays; the next run removes the dead run's folder."""
+    out = tmp_path / "reports"
+    shutil.copytree(published[0] / "demo", out / "demo")
+    before = _snapshot(out / "demo")
+    code = ("from crmlab.runner import run_analysis; "
+            f"run_analysis('demo', out_dir={str(out)!r}, notebooks_dir={str(CASES)!r}, "
+            "overrides={'x': 4}, progress=False)")
+    child = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".tmp-demo-*")):
+        assert child.poll() is None and time.monotonic() < deadline, "the run never started"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    (stale,) = out.glob(".tmp-demo-*")
+    assert stale.name.startswith(f".tmp-demo-{child.pid}-")
+    assert _snapshot(out / "demo") == before
+
+    run_analysis("demo", out_dir=out, notebooks_dir=CASES, overrides={"x": 5}, progress=False)
+    assert _leftovers(out) == []
+    assert json.loads((out / "demo" / "summary.json").read_text()) == {"x": 5}
 
 
 @pytest.mark.slow  # two processes, two kernels: the costliest test here
