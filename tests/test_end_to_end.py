@@ -114,14 +114,16 @@ def test_run_all_on_sample(tmp_path):
 
 
 @pytest.mark.slow
-def test_run_overview_on_sample(tmp_path, capsys):
+def test_run_overview_on_sample(tmp_path, capfd):
     assert main(["run", "overview", "--data", str(SAMPLE_DIR), "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "overview" / "summary.json").read_text())
     assert summary["tables"]["visits"] == len(pd.read_csv(SAMPLE_DIR / "visits.csv"))
     assert summary["rejected_rows"] == 0
     assert summary["rejects"] == {"rows": 0, "by_table": {}, "by_check": {}}
     assert (tmp_path / "overview" / "run.json").exists()
-    assert capsys.readouterr().out.startswith("[1/1] overview … done in ")
+    printed = capfd.readouterr()
+    assert printed.out.startswith("[1/1] overview … done in ") and printed.out.count("\n") == 1
+    assert printed.err == ""  # nothing from the kernel, no progress bar off a terminal
 
 
 @pytest.mark.slow
