@@ -232,7 +232,7 @@ def bgnbd_check_note(check: dict | None) -> str:
     --------
     >>> bgnbd_check_note({"calibration_end": "1997-09-30", "holdout_end": "1998-06-30", "customers": 2357,
     ...     "time_unit": "day", "expected_occasions": 1700.0, "actual_occasions": 1800, "ratio": 0.944})
-    'Fitted on 2357 purchase histories up to 1997-09-30, the BG/NBD expected 1,700 purchase occasions (by day) up to 1998-06-30; 1,800 happened (ratio 0.94).'
+    'Fitted on 2357 purchase histories up to 1997-09-30, the BG/NBD expected about 1,700 purchase occasions (by day) up to 1998-06-30; 1,800 happened (ratio 0.94).'
     >>> bgnbd_check_note(None)[:30]
     'The history is too short to ch'
     """
@@ -240,8 +240,10 @@ def bgnbd_check_note(check: dict | None) -> str:
         return ("The history is too short to check the BG/NBD against a later horizon "
                 "(it needs a horizon of data before as_of).")
     ratio = "" if check["ratio"] is None else f" (ratio {check['ratio']:.2f})"
+    # two significant digits: the fit's last digits depend on the optimiser and BLAS
+    expected = int(float(f"{check['expected_occasions']:.2g}"))
     return (f"Fitted on {check['customers']} purchase histories up to {check['calibration_end']}, the BG/NBD "
-            f"expected {check['expected_occasions']:,.0f} purchase occasions (by {check['time_unit']}) up to "
+            f"expected about {expected:,} purchase occasions (by {check['time_unit']}) up to "
             f"{check['holdout_end']}; {check['actual_occasions']:,} happened{ratio}.")
 
 

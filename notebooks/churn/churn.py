@@ -89,10 +89,11 @@ if result.backtest is not None:
 # %% [markdown]
 # ## Alerts
 # Active entities with risk at or above the threshold, ordered by risk × volume at stake
-# (average monthly volume over the activity window × the horizon).
+# (average monthly volume over the activity window × the horizon). The BG/NBD columns
+# (`p_alive`, `expected_transactions`) are in `scores.csv` and `alerts.csv`.
 
 # %%
-result.alerts.head(15)
+result.alerts[["entity_id", "risk", "volume_at_stake", "risk_x_volume", "reasons"]].head(15)
 
 # %% [markdown]
 # ## Probability alive (BG/NBD)
