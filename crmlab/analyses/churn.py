@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-import numpy as np
 import pandas as pd
 
 from crmlab.analyses.base import (
@@ -47,7 +46,6 @@ from crmlab.features.common import own_product_ids
 from crmlab.io import Dataset
 from crmlab.models.churn import (
     BGNBD,
-    BetaGeoModel,
     ChurnBacktest,
     ChurnScores,
     backtest_months_needed,
@@ -281,9 +279,9 @@ def run(data: str | Dataset = "data/sample", **params) -> ChurnResult:
 
     Examples
     --------
-    >>> result = run("data/sample", level="account")  # doctest: +SKIP
-    >>> result.summary()["backtest"]["ran"]  # doctest: +SKIP
-    True
+    >>> result = run("data/sample", level="account")
+    >>> result.summary()["backtest"]["ran"], result.summary()["definition"]["time_unit"]
+    (True, 'day')
     """
     params = check_params(ChurnParams, params)
     as_of_given = _checked(params)
@@ -301,6 +299,7 @@ def run(data: str | Dataset = "data/sample", **params) -> ChurnResult:
     backtest = churn_backtest(history, t, top_k=params.top_k, seed=params.seed, **kw) if t + 1 >= needed else None
     model = backtest.chosen if backtest is not None else BGNBD
     scored = score_churn(history, t, model=model, seed=params.seed, time_unit=time_unit, as_of=as_of, **kw)
+    notes.extend(_model_notes(scored, as_of, level))
     if backtest is None and params.churn_share > 0:
         notes.append("churn_share > 0 but no backtest: the risk is the BG/NBD probability of no purchase "
                      "at all over the horizon, not of a fall below the share")
@@ -327,6 +326,31 @@ def run(data: str | Dataset = "data/sample", **params) -> ChurnResult:
         notes=notes)
 
 
+def _model_notes(scored: ChurnScores, as_of: pd.Timestamp, level: str) -> list[str]:
+    """What the reader should know about the fits: no active entity, a BG/NBD that did not settle."""
+    notes = []
+    if not len(scored.scores):
+        notes.append(f"no {level} is active as of {as_of.date()}: check as_of against the last dates in the data")
+    model = scored.bgnbd
+    if model is None:
+        notes.append("fewer than 10 entities with a purchase: no BG/NBD (p_alive and expected_transactions "
+                     "are empty)")
+        return notes
+    if not model.converged_:
+        notes.append("the BG/NBD optimiser did not converge: read p_alive and expected_transactions with care")
+    if model.se_log_.isna().any():
+        notes.append("the BG/NBD standard errors could not be computed (flat likelihood): too little "
+                     "purchase history to pin the parameters down")
+    if {"r", "alpha"} & set(model.at_bound_):
+        notes.append(f"purchase rates hardly vary between {level}s: the BG/NBD's r and alpha ran to their "
+                     f"bound; only their ratio, the mean rate {model.mean_rate_:.3g} per {scored.time_unit}, "
+                     "is identified")
+    if {"a", "b"} & set(model.at_bound_):
+        notes.append("the BG/NBD's dropout parameters (a, b) ran to their bound: this history says little "
+                     "about how often buyers drop out, so p_alive leans on the model's assumptions")
+    return notes
+
+
 def _retention(history: ChurnHistory, t: int, horizon_months: int) -> dict[str, pd.DataFrame]:
     """Kaplan–Meier retention by account grade and by early-volume tercile."""
     durations = lapse_durations(history, t, horizon_months=horizon_months)
@@ -342,4 +366,4 @@ def _retention(history: ChurnHistory, t: int, horizon_months: int) -> dict[str, 
     return {"grade": retention_curves(durations, grade), "segment": retention_curves(durations, segment)}
 
 
-__all__ = ["BetaGeoModel", "ChurnParams", "ChurnResult", "bgnbd_holdout_check", "run"]
+__all__ = ["ChurnParams", "ChurnResult", "bgnbd_holdout_check", "run"]

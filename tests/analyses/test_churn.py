@@ -107,6 +107,9 @@ def test_short_retail_history_is_scored(tmp_path, months):
     assert result.tables["scores"].columns.tolist() == SCORE_COLUMNS
     assert len(result.tables["scores"]) == sales["account_id"].nunique()
     assert result.tables["scores"]["risk"].notna().all()
+    if any(v["std_error"] is None or v["std_error"] != v["std_error"] for k, v in summary["bgnbd"].items()
+           if k in ("r", "alpha", "a", "b")):  # a flat likelihood is said, not silent
+        assert any("standard errors could not be computed" in note for note in summary["notes"])
     result.save(tmp_path / "out")
     assert (tmp_path / "out" / "scores.csv").exists() and (tmp_path / "out" / "summary.json").exists()
     # P(alive) against the simulator's truth: no worse than "bought in the last month"

@@ -224,7 +224,9 @@ def test_auc_interval_stays_inside_unit_interval_near_perfect_ranking(seed):
     metrics = churn_metrics(y, score)
     assert 0 <= metrics["roc_auc_ci_low"] <= metrics["roc_auc_ci_high"] <= 1
     perfect = auc_with_interval(y, y.astype(float))
-    assert perfect["estimate"] == 1 and perfect["ci_high"] <= 1
+    # perfect ranking of 8 churners: not certainty, Clopper–Pearson's 0.025^(1/8) = 0.63
+    assert perfect["estimate"] == perfect["ci_high"] == 1
+    assert perfect["ci_low"] == pytest.approx(0.025 ** (1 / 8))
     worst = auc_with_interval(y, -score)
     assert 0 <= worst["ci_low"] < worst["estimate"] < 0.1
 

@@ -35,14 +35,17 @@ def auc_with_interval(y, score, alpha: float = 0.05) -> dict:
     """ROC AUC with DeLong's standard error and a logit-scale interval inside [0, 1].
 
     Returns ``estimate, std_error, ci_low, ci_high`` (NaN when a class is empty). With
-    every churner ranked above every non-churner the variance is 0 and the interval is
-    the point 1.
+    every churner ranked above every non-churner DeLong's variance is 0; the interval is
+    then Clopper–Pearson's for ``k`` successes in ``k`` trials, ``k`` the smaller class
+    (two churners ranked first: 0.16 to 1).
 
     Examples
     --------
     >>> auc = auc_with_interval([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
     >>> round(auc["estimate"], 2), 0 <= auc["ci_low"] <= auc["ci_high"] <= 1
     (0.75, True)
+    >>> round(auc_with_interval([1, 1, 0, 0, 0], [0.9, 0.8, 0.1, 0.2, 0.3])["ci_low"], 2)
+    0.16
     """
     y = np.asarray(y, bool)
     m, n = int(y.sum()), int((~y).sum())
@@ -51,6 +54,13 @@ def auc_with_interval(y, score, alpha: float = 0.05) -> dict:
     v10, v01 = _placements(y, score)
     auc = float(v10.mean())
     var = (v10.var(ddof=1) / m if m > 1 else 0.0) + (v01.var(ddof=1) / n if n > 1 else 0.0)
+    if var <= 0 and auc in (0.0, 1.0):
+        # perfect separation: DeLong's variance is 0, which would claim certainty from a
+        # handful of churners. Clopper–Pearson's bound for k of k successes instead,
+        # with k the smaller class (each of its members outranks, or not, the other class)
+        bound = float((alpha / 2) ** (1 / min(m, n)))
+        low, high = (bound, 1.0) if auc == 1.0 else (0.0, 1 - bound)
+        return {"estimate": auc, "std_error": 0.0, "ci_low": low, "ci_high": high}
     return logit_interval(auc, float(np.sqrt(max(var, 0.0))), alpha)
 
 
