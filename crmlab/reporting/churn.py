@@ -15,6 +15,10 @@ _VOLUME_WORD = {"doctor": "prescriptions", "account": "sales"}
 def _phrase(feature: str, value: float, level: str) -> str | None:
     word = _VOLUME_WORD.get(level, "volume")
     peers = "peers in this account" if level == "doctor" else "accounts in this territory"
+    if feature == "days_since_purchase":
+        return f"no purchase for {value:.0f} days"
+    if feature == "usual_gap_days":
+        return None if np.isnan(value) else f"usually every {value:.0f} days"
     if feature == "months_since_visit":
         return f"no visit for {int(round(value * 4.35))} weeks" if value >= 1 else None
     if feature == "decline_run":

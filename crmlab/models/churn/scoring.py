@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from crmlab.features.churn import ChurnHistory, churn_frame, horizon_length, rfm_at
+from crmlab.features.churn import TIME_UNITS, ChurnHistory, churn_frame, horizon_length, rfm_at
 from crmlab.models.churn.backtest import feature_columns, subsample_snapshots, training_origins
 from crmlab.models.churn.bgnbd import BetaGeoModel
 from crmlab.models.churn.classifiers import LEARNED, RULES, RuleScore, fit_model, make_model, predict_risk
@@ -86,6 +86,40 @@ def rule_contributions(X: pd.DataFrame) -> pd.DataFrame:
     out["trend_3m"] = (-X["trend_3m"]).clip(lower=0)
     out["decline_run"] = X["decline_run"].clip(lower=0) / 3
     return out
+
+
+def purchase_gaps(rfm: pd.DataFrame, unit_days: float) -> pd.DataFrame:
+    """Days since each entity's last purchase and its usual days between purchases.
+
+    ``rfm`` is :func:`~crmlab.features.churn.rfm_at` in a unit of ``unit_days`` days; the
+    usual gap is NaN for an entity with a single purchase occasion.
+
+    Examples
+    --------
+    >>> rfm = pd.DataFrame({"frequency": [2.0, 0.0], "recency": [40.0, 0.0], "T": [100.0, 30.0]})
+    >>> purchase_gaps(rfm, 1.0).to_numpy().tolist()
+    [[60.0, 20.0], [30.0, nan]]
+    """
+    silence = (rfm["T"] - rfm["recency"]) * unit_days
+    gap = (rfm["recency"] / rfm["frequency"].where(rfm["frequency"] > 0)) * unit_days
+    return pd.DataFrame({"days_since_purchase": silence.to_numpy(), "usual_gap_days": gap.to_numpy()},
+                        index=rfm.index)
+
+
+def gap_contributions(gaps: pd.DataFrame) -> pd.DataFrame:
+    """A silence longer than the usual gap as a warning sign, for the reasons in words.
+
+    ``silence / usual gap − 1`` (zero when within the usual gap or with one purchase);
+    the usual gap gets a hair less, so that it is worded right after the silence.
+
+    Examples
+    --------
+    >>> gaps = pd.DataFrame({"days_since_purchase": [60.0, 10.0], "usual_gap_days": [20.0, 20.0]})
+    >>> gap_contributions(gaps).round(2).to_numpy().tolist()
+    [[2.0, 1.99], [0.0, 0.0]]
+    """
+    ratio = (gaps["days_since_purchase"] / gaps["usual_gap_days"] - 1).clip(lower=0).fillna(0.0)
+    return pd.DataFrame({"days_since_purchase": ratio, "usual_gap_days": (ratio - 0.01).clip(lower=0)})
 
 
 @dataclass
@@ -179,7 +213,12 @@ def score_churn(history: ChurnHistory, as_of_index: int, *, model: str = "boosti
     if model == BGNBD:
         fitted = bgnbd
         scores["risk"] = bgnbd.prob_no_purchase(rfm, horizon)
-        contributions = rule_contributions(X).reindex(columns=features, fill_value=0.0)
+        gaps = purchase_gaps(rfm, TIME_UNITS[time_unit])
+        X = pd.concat([X, gaps.set_axis(X.index)], axis=1)
+        contributions = pd.concat([rule_contributions(X), gap_contributions(gaps).set_axis(X.index)], axis=1)
+        contributions = contributions.reindex(columns=X.columns, fill_value=0.0)
+        # the silence in days says what months without volume would, more precisely
+        contributions.loc[contributions["days_since_purchase"].to_numpy() > 0, "recency_months"] = 0.0
     elif model in RULES and (train is None or train["churned"].nunique() < 2):
         fitted = RuleScore(model.removeprefix("rule_"))
         scores["risk"] = special.expit(fitted.score_samples(X))
