@@ -59,6 +59,7 @@ def test_cdnow_nine_months_scores_without_backtest_and_forecasts_the_holdout(cdn
     assert scores.columns.tolist() == SCORE_COLUMNS and len(scores) == 2357
     assert scores["risk"].between(0, 1).all() and scores["p_alive"].between(0, 1).all()
     assert (scores["reasons"] != "").mean() > 0.5
+    assert scores["reasons"].iat[0].startswith("no purchase for")  # the silence in days, first
     if unit == "day":
         published = pd.Series({"r": 0.243, "alpha": 4.414 * 7, "a": 0.793, "b": 2.426})
         fitted = pd.Series({k: summary["bgnbd"][k]["estimate"] for k in published.index})

@@ -28,6 +28,12 @@ class ChurnCox(BaseEstimator):
     penalizer : float
         Ridge penalty of lifelines' fitter.
 
+    Attributes
+    ----------
+    fitter_ : lifelines.CoxTimeVaryingFitter
+    converged_ : bool
+        False (with a warning) when lifelines reported a convergence problem.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -55,10 +61,16 @@ class ChurnCox(BaseEstimator):
         data["stop"] = data["start"] + 1
         data = data.sort_values(["id", "start"], kind="stable")
         self.fitter_ = CoxTimeVaryingFitter(penalizer=self.penalizer)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        from lifelines.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             self.fitter_.fit(data, id_col="id", event_col="event", start_col="start", stop_col="stop",
                              show_progress=False)
+        problems = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+        self.converged_ = not problems
+        if problems:
+            warnings.warn(f"Cox model: {problems[0].message}", RuntimeWarning, stacklevel=2)
         cumulative = self.fitter_.baseline_cumulative_hazard_.iloc[:, 0]
         span = data["stop"].max() - data["start"].min()
         self.monthly_baseline_hazard_ = float(cumulative.iloc[-1] / max(span, 1))
