@@ -224,9 +224,13 @@ def backtest_note(result) -> str:
     return (f"No backtest ran: it needs {status['months_needed']} months of history up to as_of "
             f"({params.active_months}-month activity window + 2 × {params.horizon_months}-month horizon, one to "
             f"label training snapshots and one to compare with what happened); the data hold "
-            f"{status['months_available']}. The risk is {model}; the reasons come from the rules (recency, "
+            f"{status['months_available']}. The risk is {model}; the reasons come from the purchase gaps and the rules (recency, "
             f"last month against the average, decline). Nothing here was checked against outcomes, so read "
-            f"the ranking as the model's view of the purchase history, not a tested forecast.")
+            f"the ranking as the model's view of the purchase history, not a tested forecast. Its levels (risk, "
+            f"expected purchases) hold as far as buyers behave as the BG/NBD assumes (Poisson purchases, "
+            f"dropout only right after a purchase): on regular reorders with dropout in calendar time, "
+            f"crmlab's tests measured the ranking as good as days since the last purchase (ROC AUC 0.95-0.98) "
+            f"but expected purchases 17-38% too high.")
 
 
 def bgnbd_check_note(check: dict | None) -> str:

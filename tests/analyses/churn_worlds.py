@@ -74,3 +74,29 @@ def cdnow_sales() -> pd.DataFrame:
                       names=["master_id", "customer", "date", "cds", "dollars"], dtype={"customer": str})
     return pd.DataFrame({"date": pd.to_datetime(raw["date"].astype(str), format="%Y%m%d"),
                          "account_id": "C" + raw["customer"], "units": raw["cds"].astype(float)})
+
+
+def regular_sales(n: int, *, start: str, end: str, shape: float, mean_gap_days: float, lifetime_days: float,
+                  entry_days: int = 30, seed: int = 0) -> pd.DataFrame:
+    """Daily sales of ``n`` accounts that reorder regularly, unlike the BG/NBD's Poisson buyers.
+
+    Gaps between purchases are Gamma(``shape``) with a mean drawn per account around
+    ``mean_gap_days`` (shape > 1: more regular than Poisson); each account stops buying
+    after an exponential lifetime of mean ``lifetime_days`` (in calendar time, not after
+    a purchase as in the BG/NBD).
+    """
+    rng = np.random.default_rng(seed)
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    span = (end - start).days
+    means = mean_gap_days * rng.lognormal(0.0, 0.5, n)
+    rows = []
+    for i in range(n):
+        t = float(rng.integers(0, entry_days))
+        death = t + rng.exponential(lifetime_days)
+        while t <= min(span, death):
+            rows.append((i, t))
+            t += rng.gamma(shape, means[i] / shape)
+    frame = pd.DataFrame(rows, columns=["account", "day"])
+    return pd.DataFrame({"date": start + pd.to_timedelta(frame["day"].astype(int), "D"),
+                         "account_id": frame["account"].map(lambda i: f"A{i:05d}"),
+                         "units": rng.integers(1, 6, len(frame)).astype(float)})
