@@ -95,8 +95,9 @@ class ChurnResult(AnalysisResult):
     backtest : ChurnBacktest or None
         None when the history is too short (``backtest_status`` says why).
     backtest_status : dict
-        ``ran``, ``origins`` (training snapshots), ``months_needed``, ``months_available``
-        and a sentence on what it means for trust in the ranking.
+        ``ran``, ``origins`` (monthly training origins), ``months_needed`` and
+        ``months_available``; ``summary()["backtest"]["note"]`` says in words why, and what
+        it means for trust in the ranking.
     scored : ChurnScores
         The fitted scoring model, BG/NBD, scores, feature values and contributions.
     by_territory : DataFrame
@@ -156,19 +157,20 @@ class ChurnResult(AnalysisResult):
 
     @property
     def metrics_by_subset(self) -> pd.DataFrame:
+        """Both, indexed by (subset, model)."""
         if self.backtest is None:
             return pd.DataFrame()
         return pd.concat({"all_active": self.metrics, "still_active_last_month": self.metrics_hard},
                          names=["subset", "model"])
 
     def summary(self) -> dict:
+        from crmlab.reporting.churn import backtest_note  # the note in words (see _tables)
+
         bt = self.backtest
         counts = {"entities": int(len(self.history.entity_ids)), "active": int(len(self.scores)),
                   "alerts": int(len(self.alerts)), "alert_threshold": self.params.alert_threshold,
                   "expected_churners": round(float(self.scores["risk"].sum()), 3),
                   "volume_at_stake_alerts": round(float(self.alerts["volume_at_stake"].sum()), 3)}
-        from crmlab.reporting.churn import backtest_note
-
         backtest = self.backtest_status | {"note": backtest_note(self)}
         if bt is not None:
             hard = bt.subset_metrics["still_active_last_month"]
