@@ -86,6 +86,13 @@ CONTRACT: dict[str, tuple[Field, ...]] = {
         _f("hire_date", "date"),
         _f("end_date", "date"),
     ),
+    # optional: days a rep was away (leave, training, sick), capacity shocks reps do not choose
+    "rep_absences": (
+        _f("rep_id", required=True),
+        _f("start_date", "date", required=True),
+        _f("end_date", "date", default_from="start_date"),
+        _f("reason"),
+    ),
     "products": (
         _f("product_id", required=True, unique=True),
         _f("brand"),
@@ -161,8 +168,8 @@ OUTCOME_TABLES: tuple[str, ...] = ("prescriptions", "sales")
 #: Required tables that must also hold at least one row.
 NON_EMPTY_TABLES: tuple[str, ...] = ("accounts", "products")
 #: Tables without an ID column, where an exact copy of a row would be counted twice.
-FACT_TABLES: tuple[str, ...] = ("event_attendance", "prescriptions", "sales", "shipments",
-                                "inventory")
+FACT_TABLES: tuple[str, ...] = ("rep_absences", "event_attendance", "prescriptions", "sales",
+                                "shipments", "inventory")
 #: Rows whose ``past`` dates may be in the future: (table, column, value), e.g. a planned visit.
 FUTURE_ALLOWED: tuple[tuple[str, str, str], ...] = (("visits", "status", "planned"),)
 
@@ -188,6 +195,7 @@ FOREIGN_KEYS: tuple[ForeignKey, ...] = (
     ForeignKey("doctors", "account_id", "accounts", "account_id"),
     ForeignKey("distributors", "parent_id", "distributors", "distributor_id"),
     ForeignKey("visits", "rep_id", "reps", "rep_id"),
+    ForeignKey("rep_absences", "rep_id", "reps", "rep_id"),
     ForeignKey("visits", "doctor_id", "doctors", "doctor_id"),
     ForeignKey("visits", "product_id", "products", "product_id"),
     ForeignKey("event_attendance", "event_id", "events", "event_id"),

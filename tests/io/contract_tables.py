@@ -24,6 +24,11 @@ rep_id,territory_id,manager_id,hire_date,end_date
 R1,T1,M1,2020-01-15,
 R2,T2,M1,2021-06-01T09:30:00,2025-02-28
 """,
+    "rep_absences": """\
+rep_id,start_date,end_date,reason
+R1,2025-01-06,2025-01-10,training
+R2,2025-02-03,,sick
+""",
     "products": """\
 product_id,brand,therapeutic_area,unit_price,is_competitor
 P1,Cardiozol,cardio,12.5,false

@@ -72,7 +72,7 @@ def test_huge_number_in_parquet_is_rejected(tmp_path):
 # --- duplicates --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("table", ["sales", "prescriptions", "shipments", "inventory",
-                                   "event_attendance"])
+                                   "event_attendance", "rep_absences"])
 def test_exact_duplicate_row_is_rejected_keeping_the_first(tmp_path, table):
     lines = VALID[table].splitlines()
     text = "\n".join(lines + [lines[1], lines[2], lines[1]]) + "\n"

@@ -70,7 +70,7 @@ def test_optional_tables_may_be_absent_and_come_back_empty(tmp_path):
 def test_sales_only_market_loads(tmp_path):
     data = write_tables(tmp_path, doctors=header_only("doctors"), reps=header_only("reps"),
                         visits=header_only("visits"), prescriptions=None, events=None,
-                        event_attendance=None)
+                        event_attendance=None, rep_absences=None)
     ds = load(data)
 
     assert not ds.has("visits") and "visits" in ds.present
