@@ -13,7 +13,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from crmlab.features.panels import _own_products, channel_panel, days_on_hand, month_start
+from crmlab.features.common import own_product_ids
+from crmlab.features.panels import channel_panel, days_on_hand, month_start
 
 LEVELS = ("national", "region", "distributor")
 MEASURES = ("sell_out", "sell_in", "inventory", "returns")
@@ -76,7 +77,7 @@ def forecast_panel(shipments: pd.DataFrame | None, sales: pd.DataFrame | None,
     _require("shipments", shipments, ("date", "distributor_id", "product_id", "units"))
     _require("sales", sales, ("date", "product_id", "units", "distributor_id"))
     _require("inventory", inventory, ("date", "distributor_id", "product_id", "units_on_hand"))
-    keep = _own_products(products, product_ids)
+    keep = own_product_ids(products, product_ids)
     if keep is not None:
         shipments = shipments[shipments["product_id"].isin(keep)]
         sales = sales[sales["product_id"].isin(keep)]

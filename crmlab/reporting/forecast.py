@@ -6,39 +6,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-FORECAST_COLUMNS = ["level", "distributor_id", "region", "product_id", "month", "measure", "model",
-                    "forecast", "lower", "upper"]
-
-
-def forecast_table(forecast: pd.DataFrame) -> pd.DataFrame:
-    """``forecast.csv``: one row per series, month and measure, 80 % interval, rounded.
-
-    Examples
-    --------
-    >>> forecast_table(fc.forecast_).columns.tolist()[:4]  # doctest: +SKIP
-    ['level', 'distributor_id', 'region', 'product_id']
-    """
-    table = forecast[FORECAST_COLUMNS].copy()
-    table["month"] = table["month"].dt.strftime("%Y-%m-%d")
-    table[["forecast", "lower", "upper"]] = table[["forecast", "lower", "upper"]].round(1)
-    return table
-
-
-def backtest_table(backtest: pd.DataFrame) -> pd.DataFrame:
-    """``backtest.csv``: MASE, sMAPE (%) and interval coverage per model, level and measure.
-
-    Examples
-    --------
-    >>> backtest_table(fc.backtest_).columns.tolist()  # doctest: +SKIP
-    ['measure', 'level', 'model', 'mase', 'smape', 'coverage', 'n_series']
-    """
-    order = {"national": 0, "region": 1, "distributor": 2}
-    table = backtest.assign(_lv=backtest["level"].map(order)) \
-        .sort_values(["measure", "_lv", "mase"], ascending=[False, True, True]).drop(columns="_lv")
-    return table[["measure", "level", "model", "mase", "smape", "coverage", "n_series"]] \
-        .round({"mase": 3, "smape": 2, "coverage": 3}).reset_index(drop=True)
-
-
 def choice_table(choice: pd.DataFrame) -> pd.DataFrame:
     """The chosen model per level and measure, with how many series and its backtest MASE.
 
@@ -70,18 +37,6 @@ def identity_comparison(backtest: pd.DataFrame) -> pd.DataFrame:
                      "coverage_identity": identity["coverage"],
                      "better": "identity" if identity["mase"] < direct["mase"] else "direct"})
     return pd.DataFrame(rows).round(3)
-
-
-def health_table(health: pd.DataFrame) -> pd.DataFrame:
-    """``channel_health.csv``: days on hand and flags per distributor and product, rounded.
-
-    Examples
-    --------
-    >>> health_table(channel_health(panel))  # doctest: +SKIP
-    """
-    return health.round({"days_on_hand": 1, "days_on_hand_recent": 1, "sell_in_recent": 1,
-                         "sell_out_recent": 1, "sell_in_to_sell_out": 3, "returns_recent": 1,
-                         "days_covered_next_month": 1}).reset_index(drop=True)
 
 
 def fan_chart(history: pd.DataFrame, forecast: pd.DataFrame, measure: str = "sell_out", top: int = 4):
