@@ -7,7 +7,7 @@ import dataclasses
 import pandas as pd
 
 from crmlab.analyses.base import AnalysisResult, Params, check_params, load_data, param, rejects_summary
-from crmlab.features.forecast import channel_hierarchy_panel, forecast_panel
+from crmlab.features.forecast import channel_hierarchy_panel, forecast_panel, missing_flows
 from crmlab.io import Dataset
 from crmlab.models.channel_health import channel_health, estimate_channel_policy
 from crmlab.models.forecast import MODELS, ChannelForecaster
@@ -63,7 +63,8 @@ class ForecastParams(Params):
     """Parameters of the channel forecast."""
 
     horizon_months: int = param(6, "months forecast after the last month of data")
-    n_origins: int = param(3, "backtest origins, the last ones spaced origin_step months apart")
+    n_origins: int = param(12, "backtest origins: the latest n_origins of all that leave the full "
+                               "horizon to score (0: all), spaced origin_step months apart")
     origin_step: int = param(2, "months between backtest origins")
     min_train_months: int = param(24, "shortest history a backtest origin may have")
     alpha: float = param(0.2, "intervals cover 1 - alpha (0.2: 80% intervals)")
@@ -100,26 +101,54 @@ class ForecastResult(AnalysisResult):
         The panel with regional and national totals.
     forecaster : ChannelForecaster
         The fitted forecaster: backtest, choice, ties, reconciliation, forecasts.
-    health : DataFrame
-        Channel health per distributor and product.
-    policy : DataFrame
+    health : DataFrame or None
+        Channel health per distributor and product (None without sell-in, sell-out and stock).
+    policy : DataFrame or None
         Each distributor's ordering policy (lot size, order-up-to days on hand).
+    skipped : dict
+        Part of the analysis → why it did not run (a flow the data lacks).
     """
 
     panel: pd.DataFrame
     totals: pd.DataFrame
     forecaster: ChannelForecaster
-    health: pd.DataFrame
-    policy: pd.DataFrame
+    health: pd.DataFrame | None
+    policy: pd.DataFrame | None
+    skipped: dict
 
     def summary(self) -> dict:
-        return super().summary() | self.forecaster.summary()
+        return super().summary() | self.forecaster.summary() | {"skipped": self.skipped}
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"forecast": forecast_table(self.forecaster.forecast_),
-                "backtest": backtest_table(self.forecaster.backtest_),
-                "channel_health": health_table(self.health)}
+        tables = {"forecast": forecast_table(self.forecaster.forecast_),
+                  "backtest": backtest_table(self.forecaster.backtest_)}
+        if self.health is not None:
+            tables["channel_health"] = health_table(self.health)
+        return tables
+
+
+def skipped_parts(missing: dict[str, str]) -> dict[str, str]:
+    """The parts of the analysis a missing flow rules out, each with the reason.
+
+    Examples
+    --------
+    >>> skipped_parts({"inventory": "no inventory table (distributor stock)"})["channel health"]
+    'needs sell-in, sell-out and inventory: no inventory table (distributor stock)'
+    """
+    needs = {"sell-out forecast": ("sell_out",), "sell-in forecast": ("sell_in",),
+             "inventory identity": ("sell_in", "sell_out", "inventory"),
+             "days on hand": ("sell_out", "inventory"),
+             "channel health": ("sell_in", "sell_out", "inventory")}
+    skipped = {}
+    for part, flows in needs.items():
+        reasons = "; ".join(missing[f] for f in flows if f in missing)
+        if not reasons:
+            continue
+        names = [f.replace("_", "-") for f in flows]
+        needed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        skipped[part] = reasons if len(flows) == 1 else f"needs {needed}: {reasons}"
+    return skipped
 
 
 def run(data: str | Dataset = "data/sample", **params) -> ForecastResult:
@@ -140,6 +169,7 @@ def run(data: str | Dataset = "data/sample", **params) -> ForecastResult:
     """
     params = check_params(ForecastParams, params)
     ds = load_data(data, params)
+    skipped = skipped_parts(missing_flows(ds.shipments, ds.sales, ds.inventory))
     panel = forecast_panel(ds.shipments, ds.sales, ds.inventory, distributors=ds.distributors,
                            products=ds.products)
     forecaster = ChannelForecaster(
@@ -147,9 +177,12 @@ def run(data: str | Dataset = "data/sample", **params) -> ForecastResult:
         origin_step=params.origin_step, min_train_months=params.min_train_months, alpha=params.alpha,
         selection=params.selection, tolerance=params.selection_tolerance,
         reconciliation=params.reconciliation, intermittent_zero_share=params.intermittent_zero_share).fit(panel)
-    health = channel_health(panel, forecaster.forecast_, doh_low=params.doh_low, doh_high=params.doh_high,
-                            recent_months=params.recent_months, stocking_up_ratio=params.stocking_up_ratio,
-                            stockout_days=params.stockout_days, returns_share=params.returns_share)
+    health = policy = None
+    if "channel health" not in skipped:
+        health = channel_health(panel, forecaster.forecast_, doh_low=params.doh_low, doh_high=params.doh_high,
+                                recent_months=params.recent_months, stocking_up_ratio=params.stocking_up_ratio,
+                                stockout_days=params.stockout_days, returns_share=params.returns_share)
+        policy = estimate_channel_policy(ds.shipments, panel)
     return ForecastResult(params=params, rejects=rejects_summary(ds), panel=panel,
                           totals=channel_hierarchy_panel(panel), forecaster=forecaster, health=health,
-                          policy=estimate_channel_policy(ds.shipments, panel))
+                          policy=policy, skipped=skipped)

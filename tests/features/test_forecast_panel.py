@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmlab.features.forecast import channel_hierarchy_panel, forecast_panel, hierarchy_series, summing_matrix
+from crmlab.features.forecast import (channel_hierarchy_panel, forecast_panel, hierarchy_series, missing_flows,
+                                      summing_matrix)
 from crmlab.simulate import simulate
 
 
@@ -39,11 +40,27 @@ def test_hierarchy_adds_up_and_keeps_returns(sample):
 
 
 def test_missing_table_says_which(sample):
+    """Any one flow may be missing: the panel keeps the others, and says which is missing why."""
     t = sample.tables
-    with pytest.raises(ValueError, match="'inventory'"):
-        forecast_panel(t["shipments"], t["sales"], t["inventory"].iloc[:0])
+    no_stock = forecast_panel(t["shipments"], t["sales"], t["inventory"].iloc[:0])
+    assert {"sell_in", "sell_out"} <= set(no_stock) and "inventory" not in no_stock
+    assert "'inventory'" in repr(missing_flows(t["shipments"], t["sales"], t["inventory"].iloc[:0]))
+    sell_in_only = forecast_panel(t["shipments"], t["sales"].drop(columns="distributor_id"), t["inventory"])
+    assert "sell_out" not in sell_in_only and "days_on_hand" not in sell_in_only
+    assert "distributor_id" in missing_flows(t["shipments"], t["sales"].drop(columns="distributor_id"),
+                                             None)["sell_out"]
     with pytest.raises(ValueError, match="distributor_id"):
-        forecast_panel(t["shipments"], t["sales"].drop(columns="distributor_id"), t["inventory"])
+        forecast_panel(None, t["sales"].drop(columns="distributor_id"), t["inventory"])
+    with pytest.raises(ValueError, match="units_on_hand"):
+        forecast_panel(t["shipments"], t["sales"], t["inventory"].drop(columns="units_on_hand"))
+
+
+def test_sell_out_only_panel_has_the_same_sell_out(sample):
+    t = sample.tables
+    full = _panel(sample)
+    only = forecast_panel(None, t["sales"], None, distributors=t["distributors"], products=t["products"])
+    assert list(only.columns) == ["distributor_id", "region", "product_id", "month", "sell_out", "account_returns"]
+    pd.testing.assert_frame_equal(only, full[only.columns])
 
 
 def test_string_dtype_ids_give_the_same_panel(sample):

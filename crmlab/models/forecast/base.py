@@ -6,9 +6,15 @@
 * ``auto_ets``, ``auto_arima`` — statsforecast ``AutoETS`` / ``AutoARIMA`` with automatic
   selection by AICc, seasonal (period 12) once a series has two full years (ARIMA orders
   capped at p, q ≤ 2 and P, Q ≤ 1).
-* ``combination`` — the mean of the seasonal naive, ETS and ARIMA forecasts (points,
-  interval bounds and residuals): with 30-odd months no single model's choice is
-  reliable, and the equal-weight combination is robust.
+* ``damped_ets`` — damped-trend Holt–Winters, multiplicative seasonality (statsforecast
+  ``AutoETS(model="MAM", damped=True)``; additive ``AAA`` where a series has a month ≤ 0;
+  without seasonality before two full years).
+* ``pooled_seasonal`` — seasonality estimated on the product's total and applied to each
+  series, damped trend on the adjusted series (:mod:`crmlab.models.forecast.pooled`).
+* ``combination`` — the mean of the damped Holt–Winters, pooled-seasonal and AutoETS
+  forecasts (points, interval bounds and residuals): with 30-odd months no single
+  model's choice is reliable, and an equal-weight combination of robust methods is hard
+  to beat (Makridakis et al., M4, 2020).
 * ``croston``, ``tsb`` — statsforecast ``CrostonOptimized`` / ``TSB`` for intermittent
   series; their interval treats demand as independent around the forecast level.
 
@@ -27,17 +33,18 @@ import pandas as pd
 from crmlab.models.uncertainty import z_value
 
 BASELINES = ("seasonal_naive", "naive", "moving_average")
-STATSFORECAST_MODELS = ("auto_ets", "auto_arima")
+STATSFORECAST_MODELS = ("auto_ets", "auto_arima", "damped_ets")
 INTERMITTENT_MODELS = ("croston", "tsb")
-COMBINED = ("seasonal_naive", "auto_ets", "auto_arima")
-MODELS = BASELINES + STATSFORECAST_MODELS + ("combination",) + INTERMITTENT_MODELS
+COMBINED = ("damped_ets", "pooled_seasonal", "auto_ets")
+MODELS = BASELINES + STATSFORECAST_MODELS + ("pooled_seasonal", "combination") + INTERMITTENT_MODELS
 #: Tie-break order of model selection, simplest and most robust first: fixed rules, then
-#: models with a few smoothing weights, then ETS that chooses its form by AICc, then the
+#: models with a few smoothing weights and a fixed form (damped ETS, pooled seasonality),
+#: then ETS that chooses its form by AICc, then the
 #: equal-weight combination (no weights to fit, lower variance than any of its parts), and
 #: last AutoARIMA, whose order search varies most on two or three seasonal cycles.
 #: ``identity`` (sell-in) is a rule on top of the sell-out model and ranks with the rules.
 PREFERENCE = ("seasonal_naive", "naive", "moving_average", "identity", "croston", "tsb",
-              "auto_ets", "combination", "auto_arima")
+              "damped_ets", "pooled_seasonal", "auto_ets", "combination", "auto_arima")
 SEASON = 12
 
 
@@ -117,11 +124,16 @@ def baseline_forecast(y: np.ndarray, horizon: int, method: str = "seasonal_naive
     return clipped_forecast(point, z_value(alpha) * np.nan_to_num(sigma) * growth[None, :], residuals)
 
 
-def _statsforecast_model(method: str, season: int):
+def _statsforecast_model(method: str, season: int, positive: bool = True):
     from statsforecast.models import TSB, AutoARIMA, AutoETS, CrostonOptimized
 
     if method == "auto_ets":
         return AutoETS(season_length=season, alias="m")
+    if method == "damped_ets":
+        form = ("MAM" if positive else "AAA") if season > 1 else "AAN"
+        return AutoETS(season_length=season, model=form, damped=True, alias="m")
+    if method == "damped_trend":
+        return AutoETS(season_length=1, model="AAN", damped=True, alias="m")
     if method == "auto_arima":
         # orders capped: 30-odd months cannot support more, and it keeps 600 series fast
         return AutoARIMA(season_length=season, max_p=2, max_q=2, max_P=1, max_Q=1,
@@ -155,18 +167,30 @@ def statsforecast_forecast(y: np.ndarray, months: pd.DatetimeIndex, horizon: int
     from statsforecast.models import Naive
 
     y = np.asarray(y, float)
+    if method == "damped_ets":
+        positive = (y > 0).all(axis=1)
+        if positive.any() and not positive.all():
+            parts = [statsforecast_forecast(y[rows], months, horizon, method, alpha=alpha)
+                     for rows in (positive, ~positive)]
+            out = [np.empty((len(y),) + a.shape[1:]) for a in (parts[0].point, parts[0].point,
+                                                              parts[0].point, parts[0].residuals)]
+            for rows, part in zip((positive, ~positive), parts):
+                for target, source in zip(out, (part.point, part.lower, part.upper, part.residuals)):
+                    target[rows] = source
+            return BaseForecast(*out)
     n, n_m = y.shape
     season = SEASON if n_m >= 2 * SEASON else 1
+    model = _statsforecast_model(method, season, positive=bool((y > 0).all()))
     frame = pd.DataFrame({"unique_id": np.repeat(np.arange(n), n_m),
                           "ds": np.tile(months.to_numpy(), n), "y": y.ravel()})
-    native = method in STATSFORECAST_MODELS
+    native = method not in INTERMITTENT_MODELS
     level = round(100 * (1 - alpha), 6)
     level = int(level) if float(level).is_integer() else level
     # statsforecast logs and warns about short or constant series; crmlab handles those
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logging.getLogger("statsforecast").setLevel(logging.ERROR)
-        engine = StatsForecast(models=[_statsforecast_model(method, season)], freq="MS", n_jobs=1,
+        engine = StatsForecast(models=[model], freq="MS", n_jobs=1,
                                fallback_model=Naive(alias="m"))
         out = engine.forecast(df=frame, h=horizon, level=[level] if native else None, fitted=native)
         fitted = engine.forecast_fitted_values() if native else None
@@ -183,7 +207,7 @@ def statsforecast_forecast(y: np.ndarray, months: pd.DatetimeIndex, horizon: int
 
 
 def base_forecast(y: np.ndarray, months: pd.DatetimeIndex, horizon: int, method: str, *,
-                  alpha: float = 0.2, window: int = 3) -> BaseForecast:
+                  alpha: float = 0.2, window: int = 3, pool: np.ndarray | None = None) -> BaseForecast:
     """Forecast every row of ``y`` with one model (see the module docstring).
 
     Parameters
@@ -196,6 +220,10 @@ def base_forecast(y: np.ndarray, months: pd.DatetimeIndex, horizon: int, method:
         One of ``MODELS``.
     alpha : float
         The interval covers ``1 - alpha``.
+    window : int
+        Months averaged by the moving average.
+    pool : ndarray (n_series × n_months), optional
+        Per series, the total its seasonality is pooled on (``pooled_seasonal`` only).
 
     Examples
     --------
@@ -208,7 +236,11 @@ def base_forecast(y: np.ndarray, months: pd.DatetimeIndex, horizon: int, method:
         return baseline_forecast(y, horizon, method, alpha=alpha, window=window)
     if method in STATSFORECAST_MODELS + INTERMITTENT_MODELS:
         return statsforecast_forecast(y, months, horizon, method, alpha=alpha)
+    if method == "pooled_seasonal":
+        from crmlab.models.forecast.pooled import pooled_seasonal_forecast
+
+        return pooled_seasonal_forecast(y, months, horizon, pool, alpha=alpha)
     if method == "combination":
-        return mean_forecast([base_forecast(y, months, horizon, m, alpha=alpha, window=window)
+        return mean_forecast([base_forecast(y, months, horizon, m, alpha=alpha, window=window, pool=pool)
                               for m in COMBINED])
     raise ValueError(f"unknown model {method!r}; use one of {MODELS}")

@@ -8,8 +8,18 @@
    or per series, the simplest model within ``tolerance`` of the best (ties reported);
    the inventory identity for sell-in is backtested here, on the chosen sell-out model;
 3. :meth:`~ChannelForecaster._backtest_reconciliation` — bottom-up and MinT on the chosen
-   base forecasts, and the choice between them;
-4. :meth:`~ChannelForecaster._forecast` — the chosen models on every month, reconciled.
+   base forecasts, the choice between them, and the conformal calibration of their
+   intervals from the backtest errors;
+4. :meth:`~ChannelForecaster._forecast` — the chosen models on every month, reconciled,
+   with the calibrated intervals.
+
+Only the flows the panel has are forecast: sell-out, sell-in or both. The inventory
+identity needs all three of sell-out, sell-in and stock.
+
+Intervals of the reconciled forecast are split-conformal: the ``1 - alpha`` quantile of
+the backtest's absolute errors, scaled by each series' MASE scale, per measure, level
+and month ahead, ``ỹ ± q_h · scale``. Their coverage in the backtest is measured by
+leaving each origin out of the calibration in turn.
 """
 
 from __future__ import annotations
@@ -22,7 +32,8 @@ from crmlab.models.forecast.base import (COMBINED, INTERMITTENT_MODELS, MODELS, 
                                          base_forecast, mean_forecast)
 from crmlab.models.forecast.identity import identity_sell_in
 from crmlab.models.forecast.reconciliation import RECONCILIATIONS, reconcile
-from crmlab.models.forecast.scoring import choose_model, forecast_scores, mase_scale, rolling_origins
+from crmlab.models.forecast.scoring import (choose_model, conformal_quantile, forecast_scores, mase_scale,
+                                            rolling_origins)
 
 FORECAST_MEASURES = ("sell_out", "sell_in")
 
@@ -37,7 +48,8 @@ class ChannelForecaster:
     models : tuple of str
         Candidate base models (``MODELS``); intermittent ones only run on sparse series.
     n_origins, origin_step : int
-        Backtest origins: the last ``n_origins`` months spaced ``origin_step`` apart.
+        Backtest origins: every one that leaves the full horizon to score, spaced
+        ``origin_step`` months apart; the latest ``n_origins`` of them (0: all).
     min_train_months : int
         Shortest history a backtest origin may have.
     alpha : float
@@ -69,9 +81,17 @@ class ChannelForecaster:
         where other models scored within the tolerance.
     reconciliation_ : dict
         The reconciliation method used per measure.
+    measures_ : list of str
+        The flows forecast (those the panel has).
+    identity_ : bool
+        Whether sell-in was also forecast through the inventory identity.
+    intervals_ : DataFrame
+        ``measure, level, month_ahead, scaled_half_width, n_errors, coverage``: the
+        conformal calibration of the reconciled intervals, with its leave-one-origin-out
+        backtest coverage.
     forecast_ : DataFrame
         ``level, distributor_id, region, product_id, month, measure, model, forecast,
-        lower, upper`` (reconciled; interval of the chosen base model shifted with it).
+        lower, upper`` (reconciled; conformal interval).
     base_forecast_ : DataFrame
         Same columns, unreconciled.
 
@@ -86,7 +106,7 @@ class ChannelForecaster:
     ['distributor', 'national', 'region']
     """
 
-    def __init__(self, horizon_months: int = 6, models: tuple = MODELS, n_origins: int = 3,
+    def __init__(self, horizon_months: int = 6, models: tuple = MODELS, n_origins: int = 0,
                  origin_step: int = 2, min_train_months: int = 24, alpha: float = 0.2,
                  selection: str = "group", tolerance: float = 0.05, reconciliation: str = "auto",
                  intermittent_zero_share: float = 0.3, window: int = 3):
@@ -104,11 +124,10 @@ class ChannelForecaster:
 
     # -------------------------------------------------------------- checks and set-up
     def _check(self, panel: pd.DataFrame) -> None:
-        missing = [c for c in ("distributor_id", "region", "product_id", "month", "sell_in", "sell_out",
-                               "inventory") if c not in panel]
-        if missing:
-            raise ValueError(f"the forecast panel lacks column(s) {missing}; build it with "
-                             "crmlab.features.forecast.forecast_panel")
+        missing = [c for c in ("distributor_id", "region", "product_id", "month") if c not in panel]
+        if missing or not any(m in panel for m in FORECAST_MEASURES):
+            raise ValueError(f"the forecast panel lacks column(s) {missing or 'sell_out or sell_in'}; build it "
+                             "with crmlab.features.forecast.forecast_panel")
         unknown = [m for m in self.models if m not in MODELS]
         if unknown:
             raise ValueError(f"unknown model(s) {unknown}; choose from {MODELS}")
@@ -124,32 +143,41 @@ class ChannelForecaster:
             raise ValueError(f"tolerance must be at least 0, got {self.tolerance}")
 
     def _setup(self, panel: pd.DataFrame) -> None:
-        """Series, months, summing matrix, origins, candidate models and groups."""
-        self.keys_, self.months_, self.values_ = hierarchy_series(panel, ("sell_out", "sell_in", "inventory"))
+        """Series, months, summing matrix, origins, candidate models, groups and pools."""
+        self.measures_ = [m for m in FORECAST_MEASURES if m in panel]
+        self.identity_ = len(self.measures_) == 2 and "inventory" in panel and bool(panel["inventory"].notna().any())
+        flows = self.measures_ + (["inventory"] if self.identity_ else [])
+        self.keys_, self.months_, self.values_ = hierarchy_series(panel, flows)
         self.summing_matrix_ = summing_matrix(self.keys_)
         self.origins_ = rolling_origins(len(self.months_), self.horizon_months, self.n_origins,
                                         self.origin_step, self.min_train_months)
         level_of = self.keys_["level"].to_numpy()
+        national = self.keys_[self.keys_["level"] == "national"]
+        # each series pools its seasonality with its product's national total
+        self._pool_rows = self.keys_["product_id"].map(pd.Series(national.index, index=national["product_id"])) \
+            .to_numpy(int)
         self.candidates_, self.groups_ = {}, {}
-        for measure in FORECAST_MEASURES:
+        for measure in self.measures_:
             sparse = (self.values_[measure] <= 0).mean(axis=1) >= self.intermittent_zero_share
             self.candidates_[measure] = {m: (sparse if m in INTERMITTENT_MODELS else np.ones_like(sparse))
                                          for m in self.models}
             self.candidates_[measure] = {m: mask for m, mask in self.candidates_[measure].items() if mask.any()}
             self.groups_[measure] = np.char.add(level_of.astype(str), np.where(sparse, "|intermittent", ""))
-        self.candidates_["sell_in"].setdefault("identity", np.ones(len(self.keys_), bool))
+        if self.identity_:
+            self.candidates_["sell_in"].setdefault("identity", np.ones(len(self.keys_), bool))
 
     # -------------------------------------------------------------- forecasting helpers
     def _forecast_all(self, values, months, horizon, candidates) -> dict:
-        """Base forecasts of every candidate (but the identity) for both measures."""
+        """Base forecasts of every candidate (but the identity) for each measure."""
         out = {}
-        for measure in FORECAST_MEASURES:
+        for measure in self.measures_:
             y = values[measure]
+            pool = y[self._pool_rows]
             for model, mask in candidates[measure].items():
                 if model in ("identity", "combination"):
                     continue
                 out[(measure, model)] = (mask, base_forecast(y[mask], months, horizon, model, alpha=self.alpha,
-                                                             window=self.window))
+                                                             window=self.window, pool=pool[mask]))
             mask = candidates[measure].get("combination")
             if mask is not None:
                 parts = []
@@ -157,7 +185,7 @@ class ChannelForecaster:
                     done = out.get((measure, model))
                     parts.append(done[1].rows(mask) if done is not None and done[0].all() else
                                  base_forecast(y[mask], months, horizon, model, alpha=self.alpha,
-                                               window=self.window))
+                                               window=self.window, pool=pool[mask]))
                 out[(measure, "combination")] = (mask, mean_forecast(parts))
         return out
 
@@ -195,7 +223,7 @@ class ChannelForecaster:
         for origin in self.origins_:
             train = {m: v[:, :origin] for m, v in self.values_.items()}
             actual = {m: v[:, origin:origin + self.horizon_months] for m, v in self.values_.items()}
-            fcs = self._forecast_all(train, self.months_[:origin], actual["sell_out"].shape[1], self.candidates_)
+            fcs = self._forecast_all(train, self.months_[:origin], self.horizon_months, self.candidates_)
             self._per_origin.append((origin, train, actual, fcs))
             for (measure, model), (mask, fc) in fcs.items():
                 records.append(self._score_frame(np.flatnonzero(mask), measure, model, origin,
@@ -205,15 +233,18 @@ class ChannelForecaster:
     def _choose_models(self) -> None:
         """Step 2: sell-out model, identity backtest on it, then sell-in model."""
         self.chosen_, self._ties = {}, []
-        self.chosen_["sell_out"] = self._choose("sell_out")
-        records = []
-        for origin, train, actual, fcs in self._per_origin:
-            fc = self._identity(train, self.months_[:origin], fcs)
-            fcs[("sell_in", "identity")] = (np.ones(len(self.keys_), bool), fc)
-            records.append(self._score_frame(np.arange(len(self.keys_)), "sell_in", "identity", origin,
-                                             actual["sell_in"], fc, mase_scale(train["sell_in"])))
-        self._scores = pd.concat([self._scores, *records], ignore_index=True)
-        self.chosen_["sell_in"] = self._choose("sell_in")
+        if "sell_out" in self.measures_:
+            self.chosen_["sell_out"] = self._choose("sell_out")
+        if self.identity_:
+            records = []
+            for origin, train, actual, fcs in self._per_origin:
+                fc = self._identity(train, self.months_[:origin], fcs)
+                fcs[("sell_in", "identity")] = (np.ones(len(self.keys_), bool), fc)
+                records.append(self._score_frame(np.arange(len(self.keys_)), "sell_in", "identity", origin,
+                                                 actual["sell_in"], fc, mase_scale(train["sell_in"])))
+            self._scores = pd.concat([self._scores, *records], ignore_index=True)
+        if "sell_in" in self.measures_:
+            self.chosen_["sell_in"] = self._choose("sell_in")
 
     def _choose(self, measure: str) -> np.ndarray:
         mine = self._scores[self._scores["measure"] == measure]
@@ -237,27 +268,37 @@ class ChannelForecaster:
         return chosen
 
     def _backtest_reconciliation(self) -> None:
-        """Step 3: bottom-up and MinT on the chosen base forecasts; choose between them."""
+        """Step 3: bottom-up and MinT on the chosen base forecasts, conformal intervals, the choice."""
         bottom_rows = np.flatnonzero(self.keys_["level"].to_numpy() == "distributor")
-        records = []
-        for origin, train, actual, fcs in self._per_origin:
-            for measure in FORECAST_MEASURES:
-                base = self._assemble(fcs, measure, self.chosen_[measure])
-                for method in RECONCILIATIONS:
+        level_of = self.keys_["level"].to_numpy()
+        records, self._calibration = [], {}
+        for measure in self.measures_:
+            for method in RECONCILIATIONS:
+                points, errors = [], []
+                for origin, train, actual, fcs in self._per_origin:
+                    base = self._assemble(fcs, measure, self.chosen_[measure])
                     rec = reconcile(base.point, self.summing_matrix_, method, base.residuals, bottom_rows)
-                    shift = rec - base.point
-                    shifted = BaseForecast(rec, np.clip(base.lower + shift, 0, None), base.upper + shift, None)
-                    records.append(self._score_frame(np.arange(len(self.keys_)), measure, f"reconciled_{method}",
-                                                     origin, actual[measure], shifted, mase_scale(train[measure])))
+                    scale = mase_scale(train[measure])
+                    points.append(rec)
+                    errors.append(np.abs(actual[measure] - rec) / scale[:, None])
+                errors = np.stack(errors)  # origins × series × months ahead
+                self._calibration[(measure, method)] = self._calibrate(errors, level_of)
+                covered = self._leave_one_origin_out(errors, level_of)
+                for k, (origin, train, actual, _) in enumerate(self._per_origin):
+                    frame = self._score_frame(np.arange(len(self.keys_)), measure, f"reconciled_{method}", origin,
+                                              actual[measure], BaseForecast(points[k], points[k], points[k], None),
+                                              mase_scale(train[measure]))
+                    frame["covered"] = np.nanmean(covered[k], axis=1) if covered is not None else np.nan
+                    records.append(frame)
         scores = pd.concat([self._scores, *records], ignore_index=True)
-        scores["level"] = self.keys_["level"].to_numpy()[scores["series"].to_numpy()]
+        scores["level"] = level_of[scores["series"].to_numpy()]
         self.scores_ = scores
         self.backtest_ = (scores.groupby(["model", "level", "measure"], sort=False)
                           .agg(mase=("abs_scaled_error", "mean"), smape=("smape", "mean"),
                                coverage=("covered", "mean"), n_series=("series", "nunique"))
                           .reset_index())
         self.reconciliation_ = {}
-        for measure in FORECAST_MEASURES:
+        for measure in self.measures_:
             if self.reconciliation != "auto":
                 self.reconciliation_[measure] = self.reconciliation
                 continue
@@ -266,26 +307,66 @@ class ChannelForecaster:
             chosen, _ = choose_model(by_level.rename(lambda m: m.removeprefix("reconciled_")), self.tolerance,
                                      RECONCILIATIONS)
             self.reconciliation_[measure] = chosen
+        self.intervals_ = pd.concat([self._calibration[(m, self.reconciliation_[m])].assign(measure=m)
+                                     for m in self.measures_], ignore_index=True)[
+            ["measure", "level", "month_ahead", "scaled_half_width", "n_errors", "coverage"]]
+
+    def _calibrate(self, errors: np.ndarray, level_of: np.ndarray) -> pd.DataFrame:
+        """Conformal half-width per level and month ahead, in units of each series' MASE scale."""
+        rows = []
+        covered = self._leave_one_origin_out(errors, level_of)
+        for level in pd.unique(level_of):
+            mine = errors[:, level_of == level, :]
+            for h in range(errors.shape[2]):
+                rows.append({"level": level, "month_ahead": h + 1,
+                             "scaled_half_width": conformal_quantile(mine[:, :, h].ravel(), self.alpha),
+                             "n_errors": int(np.isfinite(mine[:, :, h]).sum()),
+                             "coverage": float(np.nanmean(covered[:, level_of == level, h]))
+                             if covered is not None else np.nan})
+        return pd.DataFrame(rows)
+
+    def _leave_one_origin_out(self, errors: np.ndarray, level_of: np.ndarray) -> np.ndarray | None:
+        """Covered or not (1/0, NaN where unscored), each origin calibrated on the others only."""
+        n_origins = errors.shape[0]
+        if n_origins < 2:
+            return None
+        covered = np.full(errors.shape, np.nan)
+        for k in range(n_origins):
+            others = np.delete(errors, k, axis=0)
+            for level in pd.unique(level_of):
+                rows = level_of == level
+                for h in range(errors.shape[2]):
+                    q = conformal_quantile(others[:, rows, h].ravel(), self.alpha)
+                    e = errors[k, rows, h]
+                    covered[k, rows, h] = np.where(np.isfinite(e), (e <= q).astype(float), np.nan)
+        return covered
 
     def _forecast(self) -> None:
-        """Step 4: the chosen models on every month, reconciled."""
+        """Step 4: the chosen models on every month, reconciled, with conformal intervals."""
         candidates = {m: {model: self.chosen_[m] == model for model in np.unique(self.chosen_[m])}
-                      for m in FORECAST_MEASURES}
+                      for m in self.measures_}
         fcs = self._forecast_all(self.values_, self.months_, self.horizon_months, candidates)
-        if "identity" in candidates["sell_in"]:
+        if self.identity_ and "identity" in candidates["sell_in"]:
             fcs[("sell_in", "identity")] = (np.ones(len(self.keys_), bool),
                                             self._identity(self.values_, self.months_, fcs))
         future = pd.date_range(self.months_[-1] + pd.offsets.MonthBegin(1), periods=self.horizon_months, freq="MS")
-        bottom_rows = np.flatnonzero(self.keys_["level"].to_numpy() == "distributor")
+        level_of = self.keys_["level"].to_numpy()
+        bottom_rows = np.flatnonzero(level_of == "distributor")
         frames, base_frames = [], []
-        for measure in FORECAST_MEASURES:
+        for measure in self.measures_:
             base = self._assemble(fcs, measure, self.chosen_[measure])
-            rec = reconcile(base.point, self.summing_matrix_, self.reconciliation_[measure], base.residuals,
-                            bottom_rows)
+            method = self.reconciliation_[measure]
+            rec = reconcile(base.point, self.summing_matrix_, method, base.residuals, bottom_rows)
             shift = rec - base.point
+            calibration = self._calibration[(measure, method)].set_index(["level", "month_ahead"])
+            q = np.array([[calibration.at[(level, h + 1), "scaled_half_width"] for h in range(self.horizon_months)]
+                          for level in level_of])
+            half = q * mase_scale(self.values_[measure])[:, None]
+            # where no error could be scaled (a constant series), the base model's interval, shifted
+            lower = np.where(np.isfinite(half), rec - half, base.lower + shift)
+            upper = np.where(np.isfinite(half), rec + half, base.upper + shift)
             base_frames.append(self._long(future, measure, base.point, base.lower, base.upper))
-            frames.append(self._long(future, measure, rec, np.clip(base.lower + shift, 0, None),
-                                     np.clip(base.upper + shift, 0, None)))
+            frames.append(self._long(future, measure, rec, np.clip(lower, 0, None), np.clip(upper, 0, None)))
         self.forecast_ = pd.concat(frames, ignore_index=True)
         self.base_forecast_ = pd.concat(base_frames, ignore_index=True)
 
@@ -301,7 +382,7 @@ class ChannelForecaster:
         self.ties_ = pd.DataFrame(self._ties, columns=["measure", "group", "chosen", "tied_with", "best",
                                                        "mase_chosen", "mase_best"])
         self.choice_ = self._choice_table()
-        del self._per_origin, self._scores, self._ties
+        del self._per_origin, self._scores, self._ties, self._calibration
         return self
 
     def _choice_table(self) -> pd.DataFrame:
@@ -309,7 +390,7 @@ class ChannelForecaster:
         per_series = base.groupby(["measure", "series", "model"])["abs_scaled_error"].mean()
         ties = {(t.measure, t.group): ", ".join(t.tied_with) for t in self.ties_.itertuples()}
         rows = []
-        for measure in FORECAST_MEASURES:
+        for measure in self.measures_:
             table = per_series.loc[measure].unstack()
             chosen = self.chosen_[measure]
             frame = self.keys_[["series_id", "level", "region", "distributor_id", "product_id"]].copy()
@@ -354,11 +435,14 @@ class ChannelForecaster:
                              "mase_chosen": float(rows["mase_chosen"].mean()),
                              "mase_reconciled": float(bt.get((rec, level, measure), np.nan)),
                              "mase_seasonal_naive": float(rows["mase_seasonal_naive"].mean())})
-        return {"horizon_months": self.horizon_months,
+        coverage = (self.intervals_.groupby(["measure", "level"], sort=False)["coverage"].mean()
+                    .rename("coverage").reset_index().assign(nominal=1 - self.alpha))
+        return {"horizon_months": self.horizon_months, "measures": list(self.measures_),
                 "backtest_origins": [str(self.months_[o - 1].date()) for o in self.origins_],
                 "selection": {"by": self.selection, "tolerance": self.tolerance,
                               "preference": [m for m in PREFERENCE if m in self.models or m == "identity"]},
                 "selection_ties": self.ties_.to_dict(orient="records"),
                 "reconciliation": self.reconciliation_,
                 "chosen_models": chosen.to_dict(orient="records"),
+                "interval_coverage": coverage[["measure", "level", "nominal", "coverage"]].to_dict(orient="records"),
                 "backtest_vs_seasonal_naive": accuracy}

@@ -22,18 +22,26 @@ def mase_scale(y: np.ndarray) -> np.ndarray:
 
 
 def rolling_origins(n_months: int, horizon: int, n_origins: int, step: int, min_train: int) -> list[int]:
-    """Training lengths of the backtest origins, latest last; each scores ≤ ``horizon`` months.
+    """Training lengths of the backtest origins, latest last, each followed by the full horizon.
+
+    Every origin that leaves ``horizon`` months to score and has at least ``min_train``
+    months of history, spaced ``step`` months apart back from the latest; the latest
+    ``n_origins`` of them (0: all).
 
     Examples
     --------
-    >>> rolling_origins(36, 6, 4, 2, 24)
-    [28, 30, 32, 34]
+    >>> rolling_origins(36, 6, 0, 2, 24)
+    [24, 26, 28, 30]
+    >>> rolling_origins(36, 6, 2, 2, 24)
+    [28, 30]
     """
-    origins = [n_months - step * k for k in range(n_origins, 0, -1)]
-    origins = [o for o in origins if o >= min_train and o < n_months]
+    origins = list(range(n_months - horizon, min_train - 1, -step))[::-1]
+    if n_origins > 0:
+        origins = origins[-n_origins:]
     if not origins:
-        raise ValueError(f"{n_months} months are too few for a backtest with at least {min_train} "
-                         "months of training; lower min_train_months or give more history")
+        raise ValueError(f"{n_months} months are too few for a backtest: each origin needs min_train_months "
+                         f"({min_train}) of history and horizon_months ({horizon}) to score; lower "
+                         "min_train_months or horizon_months, or give more history")
     return origins
 
 
@@ -97,3 +105,22 @@ def choose_model(mase: pd.Series, tolerance: float = 0.05,
     rank = {name: i for i, name in enumerate(preference)}
     ordered = sorted(tied, key=lambda name: (rank.get(name, len(rank)), name))
     return ordered[0], list(ordered)
+
+
+def conformal_quantile(scores: np.ndarray, alpha: float) -> float:
+    """The split-conformal quantile of absolute scores: ``⌈(n + 1)(1 - alpha)⌉``-th smallest.
+
+    An interval ``point ± q`` then covers a new error with probability at least
+    ``1 - alpha`` when errors are exchangeable (Vovk et al. 2005; Lei et al. 2018). With
+    too few scores for that rank, the largest is used.
+
+    Examples
+    --------
+    >>> conformal_quantile(np.arange(1.0, 11.0), 0.2)
+    9.0
+    """
+    scores = np.sort(np.asarray(scores, float)[np.isfinite(scores)])
+    if not len(scores):
+        return np.nan
+    rank = int(np.ceil((len(scores) + 1) * (1 - alpha)))
+    return float(scores[min(rank, len(scores)) - 1])
