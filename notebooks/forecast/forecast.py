@@ -32,7 +32,7 @@ import matplotlib.pyplot as plt
 
 from crmlab.analyses import forecast
 from crmlab.reporting import rejects_note, setup_display
-from crmlab.reporting.forecast import (accuracy_plot, accuracy_table, backtest_table, choice_table, data_note,
+from crmlab.reporting.forecast import (accuracy_plot, accuracy_table, choice_table, data_note,
                                        days_on_hand_heatmap, fan_chart, health_overview, identity_comparison,
                                        interval_table, key_findings, national_totals, skipped_note)
 
@@ -104,7 +104,7 @@ accuracy_plot(result.forecaster.backtest_)
 plt.show()
 
 # %% tags=["nbval-ignore-output"]
-backtest_table(result.forecaster.backtest_)
+result.tables["backtest"]
 
 # %% [markdown]
 # ## The model chosen per group

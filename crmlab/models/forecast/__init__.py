@@ -6,7 +6,9 @@ One module per idea:
   Croston/TSB, their combination);
 * :mod:`~crmlab.models.forecast.identity` — sell-in through the inventory identity;
 * :mod:`~crmlab.models.forecast.reconciliation` — bottom-up and MinT-shrink;
+* :mod:`~crmlab.models.forecast.pooled` — seasonality pooled across a product's series;
 * :mod:`~crmlab.models.forecast.scoring` — MASE, rolling origins, tie-aware model choice;
+* :mod:`~crmlab.models.forecast.intervals` — conformal intervals from backtest errors;
 * :mod:`~crmlab.models.forecast.forecaster` — :class:`ChannelForecaster`, which backtests,
   chooses, reconciles and forecasts;
 * :mod:`~crmlab.models.forecast.holdout` — accuracy on months the models never saw.

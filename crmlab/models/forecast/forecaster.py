@@ -32,8 +32,8 @@ from crmlab.models.forecast.base import (COMBINED, INTERMITTENT_MODELS, MODELS, 
                                          base_forecast, mean_forecast)
 from crmlab.models.forecast.identity import identity_sell_in
 from crmlab.models.forecast.reconciliation import RECONCILIATIONS, reconcile
-from crmlab.models.forecast.scoring import (choose_model, conformal_quantile, forecast_scores, mase_scale,
-                                            rolling_origins)
+from crmlab.models.forecast.intervals import conformal_half_widths, leave_one_origin_out_coverage
+from crmlab.models.forecast.scoring import choose_model, forecast_scores, mase_scale, rolling_origins
 
 FORECAST_MEASURES = ("sell_out", "sell_in")
 
@@ -282,8 +282,8 @@ class ChannelForecaster:
                     points.append(rec)
                     errors.append(np.abs(actual[measure] - rec) / scale[:, None])
                 errors = np.stack(errors)  # origins × series × months ahead
-                self._calibration[(measure, method)] = self._calibrate(errors, level_of)
-                covered = self._leave_one_origin_out(errors, level_of)
+                covered = leave_one_origin_out_coverage(errors, level_of, self.alpha)
+                self._calibration[(measure, method)] = conformal_half_widths(errors, covered, level_of, self.alpha)
                 for k, (origin, train, actual, _) in enumerate(self._per_origin):
                     frame = self._score_frame(np.arange(len(self.keys_)), measure, f"reconciled_{method}", origin,
                                               actual[measure], BaseForecast(points[k], points[k], points[k], None),
@@ -310,36 +310,6 @@ class ChannelForecaster:
         self.intervals_ = pd.concat([self._calibration[(m, self.reconciliation_[m])].assign(measure=m)
                                      for m in self.measures_], ignore_index=True)[
             ["measure", "level", "month_ahead", "scaled_half_width", "n_errors", "coverage"]]
-
-    def _calibrate(self, errors: np.ndarray, level_of: np.ndarray) -> pd.DataFrame:
-        """Conformal half-width per level and month ahead, in units of each series' MASE scale."""
-        rows = []
-        covered = self._leave_one_origin_out(errors, level_of)
-        for level in pd.unique(level_of):
-            mine = errors[:, level_of == level, :]
-            for h in range(errors.shape[2]):
-                rows.append({"level": level, "month_ahead": h + 1,
-                             "scaled_half_width": conformal_quantile(mine[:, :, h].ravel(), self.alpha),
-                             "n_errors": int(np.isfinite(mine[:, :, h]).sum()),
-                             "coverage": float(np.nanmean(covered[:, level_of == level, h]))
-                             if covered is not None else np.nan})
-        return pd.DataFrame(rows)
-
-    def _leave_one_origin_out(self, errors: np.ndarray, level_of: np.ndarray) -> np.ndarray | None:
-        """Covered or not (1/0, NaN where unscored), each origin calibrated on the others only."""
-        n_origins = errors.shape[0]
-        if n_origins < 2:
-            return None
-        covered = np.full(errors.shape, np.nan)
-        for k in range(n_origins):
-            others = np.delete(errors, k, axis=0)
-            for level in pd.unique(level_of):
-                rows = level_of == level
-                for h in range(errors.shape[2]):
-                    q = conformal_quantile(others[:, rows, h].ravel(), self.alpha)
-                    e = errors[k, rows, h]
-                    covered[k, rows, h] = np.where(np.isfinite(e), (e <= q).astype(float), np.nan)
-        return covered
 
     def _forecast(self) -> None:
         """Step 4: the chosen models on every month, reconciled, with conformal intervals."""

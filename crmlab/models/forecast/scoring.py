@@ -106,21 +106,3 @@ def choose_model(mase: pd.Series, tolerance: float = 0.05,
     ordered = sorted(tied, key=lambda name: (rank.get(name, len(rank)), name))
     return ordered[0], list(ordered)
 
-
-def conformal_quantile(scores: np.ndarray, alpha: float) -> float:
-    """The split-conformal quantile of absolute scores: ``⌈(n + 1)(1 - alpha)⌉``-th smallest.
-
-    An interval ``point ± q`` then covers a new error with probability at least
-    ``1 - alpha`` when errors are exchangeable (Vovk et al. 2005; Lei et al. 2018). With
-    too few scores for that rank, the largest is used.
-
-    Examples
-    --------
-    >>> conformal_quantile(np.arange(1.0, 11.0), 0.2)
-    9.0
-    """
-    scores = np.sort(np.asarray(scores, float)[np.isfinite(scores)])
-    if not len(scores):
-        return np.nan
-    rank = int(np.ceil((len(scores) + 1) * (1 - alpha)))
-    return float(scores[min(rank, len(scores)) - 1])
