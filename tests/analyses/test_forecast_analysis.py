@@ -50,3 +50,20 @@ def test_nothing_skipped_with_every_flow():
 def test_no_flow_at_all_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="needs sell-out or sell-in"):
         forecast.run(_market(tmp_path, ("shipments", "inventory"), True), **FAST)
+
+
+@pytest.mark.slow
+def test_report_runs_on_sell_out_only_and_says_what_it_skipped(tmp_path):
+    import json
+
+    from crmlab.cli import main
+
+    market = _market(tmp_path, ("shipments", "inventory"))
+    out = tmp_path / "out"
+    assert main(["run", "forecast", "--data", str(market), "--out", str(out),
+                 "-p", "models=[seasonal_naive, naive, damped_ets]"]) == 0
+    summary = json.loads((out / "forecast" / "summary.json").read_text())
+    assert summary["measures"] == ["sell_out"]
+    assert "channel health" in summary["skipped"]
+    report = (out / "forecast" / "report.html").read_text()
+    assert "Skipped:" in report and "no shipments table" in report

@@ -74,3 +74,18 @@ def _real_panels():
         "seatbelts": _series_panel({"front": seatbelts["front"], "rear": seatbelts["rear"]}, "1969-01-01",
                                    {"front": "S", "rear": "S"}),
     }
+
+
+@pytest.fixture(scope="module")
+def real_scores():
+    """Three 6-month hold-out windows at the end of each series, averaged."""
+    return pd.DataFrame({name: _distributor_mase(panel, ChannelForecaster(), n_windows=3)
+                         for name, panel in _real_panels().items()}).T
+
+
+@pytest.mark.slow
+def test_real_series_chosen_beats_seasonal_naive_and_auto_ets(real_scores):
+    print(real_scores.round(3).to_string())
+    ratio = real_scores["chosen_reconciled"] / real_scores["seasonal_naive"]
+    assert ratio.mean() <= 0.85, ratio
+    assert real_scores["chosen_reconciled"].mean() < real_scores["auto_ets"].mean()

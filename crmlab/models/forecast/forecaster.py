@@ -106,7 +106,7 @@ class ChannelForecaster:
     ['distributor', 'national', 'region']
     """
 
-    def __init__(self, horizon_months: int = 6, models: tuple = MODELS, n_origins: int = 0,
+    def __init__(self, horizon_months: int = 6, models: tuple = MODELS, n_origins: int = 12,
                  origin_step: int = 2, min_train_months: int = 24, alpha: float = 0.2,
                  selection: str = "group", tolerance: float = 0.05, reconciliation: str = "auto",
                  intermittent_zero_share: float = 0.3, window: int = 3):
