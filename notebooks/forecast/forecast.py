@@ -16,15 +16,10 @@
 # %% [markdown]
 # # Channel demand forecast: sell-out, sell-in and distributor inventory
 #
-# Every distributor × product series, with its regional and national totals, is forecast
-# `horizon_months` ahead from whichever flows the data has: sell-out (sales through each
-# distributor), sell-in (shipments) or both. A rolling-origin backtest chooses the model per
-# level and measure; models within `selection_tolerance` of the best count as tied and the
-# simplest wins, so the choice does not flip on noise. Forecasts are made coherent from
-# distributors to regions to the nation, and their 80 % intervals are calibrated on the
-# backtest errors (conformal). With stock on file, sell-in is also forecast through the
-# inventory identity and channel health flags over- and under-stocking, stocking up,
-# stock-out risk and unusual returns.
+# What each distributor will sell (sell-out) and order (sell-in) over the next
+# `horizon_months` months, per product, with regional and national totals that add up, and
+# how healthy the channel's stock is. The forecast uses whichever flows the data has; the
+# parts that need a missing flow are skipped and named below. The method is at the end.
 
 # %%
 # %matplotlib inline
@@ -163,6 +158,23 @@ plt.show()
 
 # %%
 health_overview(result.health, result.policy)
+
+# %% [markdown]
+# ## Method
+# Every distributor × product series, with its regional and national totals, is forecast by
+# baselines (seasonal naive, naive, moving average), statsforecast AutoETS and AutoARIMA, a
+# damped-trend Holt–Winters with multiplicative seasonality, a damped trend on series adjusted
+# by the seasonality of the product's national total (pooled seasonality: two or three cycles
+# are too few to estimate twelve factors per series), an equal-weight combination of the three
+# ETS variants and, for intermittent series, Croston and TSB. Sell-in is also forecast through
+# the inventory identity when stock is on file. A rolling-origin backtest (every origin with
+# at least `min_train_months` of history that leaves the full horizon to score, the latest
+# `n_origins`, `origin_step` months apart) scores each model by MASE; per level and measure
+# the simplest model within `selection_tolerance` of the best is chosen (ties are listed).
+# Forecasts are reconciled bottom-up or by MinT-shrink, whichever backtests better (ties to
+# bottom-up). The intervals are split-conformal: the `1 - alpha` quantile of the backtest's
+# scaled absolute errors per level and month ahead; their coverage is measured leaving each
+# origin out in turn.
 
 # %%
 result.save(out_dir)
