@@ -2,8 +2,9 @@
 
 For each, the last 6 months are withheld from backtest, choice and fit; the chosen,
 reconciled forecast is scored against seasonal naive and against statsforecast's AutoETS
-alone at the most detailed level (MASE). The claims: at most 0.85 × seasonal naive's
-MASE, and below AutoETS'.
+alone at the most detailed level (MASE). The claims, as relative MASE averaged over the
+data sets (scale-free, as in the M competitions): at most 0.85 × seasonal naive's, and
+below AutoETS'.
 """
 
 import numpy as np
@@ -46,7 +47,7 @@ def test_unseen_worlds_chosen_beats_seasonal_naive_and_auto_ets(world_scores):
     ratio = world_scores["chosen_reconciled"] / world_scores["seasonal_naive"]
     assert (ratio < 1).all(), ratio
     assert ratio.mean() <= 0.85, ratio
-    assert world_scores["chosen_reconciled"].mean() < world_scores["auto_ets"].mean()
+    assert (world_scores["chosen_reconciled"] / world_scores["auto_ets"]).mean() < 1
 
 
 def _series_panel(columns: dict, start: str, product_of: dict) -> pd.DataFrame:
@@ -88,4 +89,4 @@ def test_real_series_chosen_beats_seasonal_naive_and_auto_ets(real_scores):
     print(real_scores.round(3).to_string())
     ratio = real_scores["chosen_reconciled"] / real_scores["seasonal_naive"]
     assert ratio.mean() <= 0.85, ratio
-    assert real_scores["chosen_reconciled"].mean() < real_scores["auto_ets"].mean()
+    assert (real_scores["chosen_reconciled"] / real_scores["auto_ets"]).mean() < 1
