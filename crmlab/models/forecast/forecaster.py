@@ -24,6 +24,8 @@ leaving each origin out of the calibration in turn.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -213,8 +215,10 @@ class ChannelForecaster:
     @staticmethod
     def _score_frame(rows, measure, model, origin, actual, fc: BaseForecast, scale) -> pd.DataFrame:
         sc = forecast_scores(actual, fc.point, fc.lower, fc.upper, scale)
-        return pd.DataFrame({"series": rows, "measure": measure, "model": model, "origin": origin,
-                             **{k: np.nanmean(v, axis=1) for k, v in sc.items()}})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a series with no scale (all zero): NaN
+            return pd.DataFrame({"series": rows, "measure": measure, "model": model, "origin": origin,
+                                 **{k: np.nanmean(v, axis=1) for k, v in sc.items()}})
 
     # -------------------------------------------------------------- the four steps
     def _backtest_base(self) -> None:
@@ -288,7 +292,9 @@ class ChannelForecaster:
                     frame = self._score_frame(np.arange(len(self.keys_)), measure, f"reconciled_{method}", origin,
                                               actual[measure], BaseForecast(points[k], points[k], points[k], None),
                                               mase_scale(train[measure]))
-                    frame["covered"] = np.nanmean(covered[k], axis=1) if covered is not None else np.nan
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)  # series without a scale
+                        frame["covered"] = np.nanmean(covered[k], axis=1) if covered is not None else np.nan
                     records.append(frame)
         scores = pd.concat([self._scores, *records], ignore_index=True)
         scores["level"] = level_of[scores["series"].to_numpy()]

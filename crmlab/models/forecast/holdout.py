@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -58,9 +60,11 @@ def holdout_evaluation(panel: pd.DataFrame, forecaster: ChannelForecaster, *, n_
                 methods[name] = (fc.point, fc.lower, fc.upper)
             for name, (point, lower, upper) in methods.items():
                 sc = forecast_scores(actual, point, lower, upper, scale)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # a series with no scale: NaN
+                    means = {k: np.nanmean(v, axis=1) for k, v in sc.items()}
                 records.append(pd.DataFrame({"method": name, "level": keys["level"], "measure": measure,
-                                             "series": keys["series_id"], "window": window,
-                                             **{k: np.nanmean(v, axis=1) for k, v in sc.items()}}))
+                                             "series": keys["series_id"], "window": window, **means}))
     scores = pd.concat(records, ignore_index=True)
     return (scores.groupby(["method", "level", "measure"], sort=False)
             .agg(mase=("abs_scaled_error", "mean"), smape=("smape", "mean"), coverage=("covered", "mean"),
