@@ -13,20 +13,46 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from crmlab.features.panels import _own_products, channel_panel, days_on_hand, month_start
+from crmlab.features.common import own_product_ids, require
+from crmlab.features.panels import channel_panel, days_on_hand, month_start
 
 LEVELS = ("national", "region", "distributor")
 MEASURES = ("sell_out", "sell_in", "inventory", "returns")
 UNKNOWN_REGION = "(no region)"
 
 
-def _require(name: str, table: pd.DataFrame | None, columns: Iterable[str]) -> None:
-    if table is None or not len(table):
-        raise ValueError(f"the forecast needs the table '{name}' (distributor flow data); it is missing "
-                         f"or empty: add {name}.csv or {name}.parquet to the data directory")
-    missing = [c for c in columns if c not in table]
-    if missing:
-        raise ValueError(f"table '{name}' lacks column(s) {missing} needed by the forecast")
+FLOWS = ("sell_out", "sell_in", "inventory")
+
+
+def _has_rows(table: pd.DataFrame | None) -> bool:
+    return table is not None and len(table) > 0
+
+
+def missing_flows(shipments: pd.DataFrame | None, sales: pd.DataFrame | None,
+                  inventory: pd.DataFrame | None) -> dict[str, str]:
+    """The channel flows the data lacks, each with the reason, in words.
+
+    Sell-in comes from ``shipments``, sell-out from ``sales`` that name their
+    ``distributor_id``, stock from ``inventory``.
+
+    Examples
+    --------
+    >>> sales = pd.DataFrame({"date": [], "product_id": [], "units": [], "distributor_id": []})
+    >>> missing_flows(None, sales, None)["sell_in"]
+    'no shipments table (sell-in)'
+    >>> sorted(missing_flows(None, sales, None))
+    ['inventory', 'sell_in', 'sell_out']
+    """
+    missing = {}
+    if not _has_rows(shipments):
+        missing["sell_in"] = "no shipments table (sell-in)"
+    if not _has_rows(sales):
+        missing["sell_out"] = "no sales table (sell-out)"
+    elif "distributor_id" not in sales or not sales["distributor_id"].notna().any():
+        missing["sell_out"] = "sales do not name a distributor_id, so sell-out per distributor is unknown"
+    if not _has_rows(inventory):
+        missing["inventory"] = "no inventory table (distributor stock)"
+    return missing
 
 
 def forecast_panel(shipments: pd.DataFrame | None, sales: pd.DataFrame | None,
@@ -41,10 +67,15 @@ def forecast_panel(shipments: pd.DataFrame | None, sales: pd.DataFrame | None,
     and ``sell_out`` stay net of returns. A distributor without a region is put in
     ``"(no region)"`` so the hierarchy still adds up.
 
+    Any of the three flows may be missing (see :func:`missing_flows`): the panel then
+    has no column for it (``sell_in`` and ``returns`` come from shipments; ``sell_out``
+    and ``account_returns`` from sales; ``inventory`` from inventory; ``days_on_hand``
+    needs sell-out and inventory).
+
     Parameters
     ----------
-    shipments, sales, inventory : DataFrame
-        Contract tables; ``sales`` needs ``distributor_id``.
+    shipments, sales, inventory : DataFrame or None
+        Contract tables; sell-out needs ``sales.distributor_id``.
     distributors, products : DataFrame, optional
         For the region of each distributor and to drop competitor products.
     product_ids : str or list of str, optional
@@ -53,14 +84,14 @@ def forecast_panel(shipments: pd.DataFrame | None, sales: pd.DataFrame | None,
     Returns
     -------
     DataFrame
-        ``distributor_id, region, product_id, month, sell_in, sell_out, inventory,
-        days_on_hand, returns, account_returns``, one row per distributor, product and
-        month (a complete grid).
+        ``distributor_id, region, product_id, month`` and, for the flows present,
+        ``sell_in, sell_out, inventory, days_on_hand, returns, account_returns``, one row
+        per distributor, product and month (a complete grid).
 
     Raises
     ------
     ValueError
-        If a table is missing or empty, or ``sales`` has no ``distributor_id``.
+        If neither sell-in nor sell-out is there, or a table lacks a needed column.
 
     Examples
     --------
@@ -72,31 +103,49 @@ def forecast_panel(shipments: pd.DataFrame | None, sales: pd.DataFrame | None,
     ...     "product_id": ["P1"], "units_on_hand": [33.0]})
     >>> forecast_panel(ship, sales, inv)[["sell_in", "sell_out", "returns"]].to_numpy().tolist()
     [[95.0, 62.0, 5.0]]
+    >>> forecast_panel(None, sales, None).columns.tolist()
+    ['distributor_id', 'region', 'product_id', 'month', 'sell_out', 'account_returns']
     """
-    _require("shipments", shipments, ("date", "distributor_id", "product_id", "units"))
-    _require("sales", sales, ("date", "product_id", "units", "distributor_id"))
-    _require("inventory", inventory, ("date", "distributor_id", "product_id", "units_on_hand"))
-    keep = _own_products(products, product_ids)
-    if keep is not None:
-        shipments = shipments[shipments["product_id"].isin(keep)]
-        sales = sales[sales["product_id"].isin(keep)]
-        inventory = inventory[inventory["product_id"].isin(keep)]
-    # IDs may arrive as pandas string dtype or object; one dtype keeps merges exact
-    shipments, sales, inventory = (t.astype({c: object for c in ("distributor_id", "product_id")})
-                                   for t in (shipments, sales, inventory))
-    panel = channel_panel(shipments, sales, inventory, distributors=None)
+    missing = missing_flows(shipments, sales, inventory)
+    if "sell_in" in missing and "sell_out" in missing:
+        raise ValueError("the forecast needs sell-out or sell-in: "
+                         f"{missing['sell_out']}, and {missing['sell_in']}; add sales.csv with a "
+                         "distributor_id column, or shipments.csv, to the data directory")
+    tables = {"shipments": (shipments, "sell_in", ("date", "distributor_id", "product_id", "units")),
+              "sales": (sales, "sell_out", ("date", "product_id", "units", "distributor_id")),
+              "inventory": (inventory, "inventory", ("date", "distributor_id", "product_id", "units_on_hand"))}
+    keep = own_product_ids(products, product_ids)
+    present = {}
+    for name, (table, flow, columns) in tables.items():
+        if flow in missing:
+            continue
+        require(table, name, columns, "the forecast")
+        if flow == "sell_out":
+            table = table[table["distributor_id"].notna()]
+        if keep is not None:
+            table = table[table["product_id"].isin(keep)]
+        # IDs may arrive as pandas string dtype or object; one dtype keeps merges exact
+        present[name] = table.astype({c: object for c in ("distributor_id", "product_id")})
+    panel = channel_panel(present.get("shipments"), present.get("sales"), present.get("inventory"),
+                          distributors=None)
     region = pd.Series(UNKNOWN_REGION, index=panel.index)
     if distributors is not None and "region" in distributors and len(distributors):
         lookup = distributors.astype({"distributor_id": object}).set_index("distributor_id")["region"]
         region = panel["distributor_id"].map(lookup).astype(object).fillna(UNKNOWN_REGION)
     panel.insert(1, "region", region.astype(str).to_numpy())
     keys = ["distributor_id", "product_id", "month"]
-    for name, table in (("returns", shipments), ("account_returns", sales)):
+    for name, table in (("returns", present.get("shipments")), ("account_returns", present.get("sales"))):
+        if table is None:
+            continue
         back = table.loc[table["units"] < 0]
         summed = (back.assign(month=month_start(back["date"]), units=-back["units"])
                   .groupby(keys)["units"].sum().rename(name))
         panel = panel.merge(summed, left_on=keys, right_index=True, how="left")
         panel[name] = panel[name].fillna(0.0)
+    absent = [flow for flow in FLOWS if flow in missing]
+    if "sell_out" in missing or "inventory" in missing:
+        absent.append("days_on_hand")
+    panel = panel.drop(columns=absent)
     return panel.sort_values(["product_id", "region", "distributor_id", "month"], kind="stable") \
         .reset_index(drop=True)
 
@@ -199,8 +248,9 @@ def channel_hierarchy_panel(panel: pd.DataFrame, window: int = 3) -> pd.DataFram
     Returns
     -------
     DataFrame
-        ``level, region, distributor_id, product_id, month, sell_in, sell_out,
-        inventory, days_on_hand, returns`` (keys that do not apply are empty).
+        ``level, region, distributor_id, product_id, month`` and those of ``sell_in,
+        sell_out, inventory, returns, days_on_hand`` the panel has (keys that do not
+        apply are empty).
 
     Examples
     --------
@@ -218,9 +268,9 @@ def channel_hierarchy_panel(panel: pd.DataFrame, window: int = 3) -> pd.DataFram
     long["month"] = np.tile(months.to_numpy(), n)
     for measure in measures:
         long[measure] = values[measure].ravel()
-    days = np.tile(months.days_in_month.to_numpy(float), (n, 1))
-    trailing = pd.DataFrame(values["sell_out"]).T.rolling(window, 1).sum().T.to_numpy()
-    trailing_days = pd.DataFrame(days).T.rolling(window, 1).sum().T.to_numpy()
-    long["days_on_hand"] = days_on_hand(values["inventory"], trailing, trailing_days).ravel() \
-        if "inventory" in values else np.nan
+    if "inventory" in values and "sell_out" in values:
+        days = np.tile(months.days_in_month.to_numpy(float), (n, 1))
+        trailing = pd.DataFrame(values["sell_out"]).T.rolling(window, 1).sum().T.to_numpy()
+        trailing_days = pd.DataFrame(days).T.rolling(window, 1).sum().T.to_numpy()
+        long["days_on_hand"] = days_on_hand(values["inventory"], trailing, trailing_days).ravel()
     return long

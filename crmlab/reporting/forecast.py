@@ -6,50 +6,128 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-FORECAST_COLUMNS = ["level", "distributor_id", "region", "product_id", "month", "measure", "model",
-                    "forecast", "lower", "upper"]
+LEVELS = ("national", "region", "distributor")
 
 
-def forecast_table(forecast: pd.DataFrame) -> pd.DataFrame:
-    """``forecast.csv``: one row per series, month and measure, 80 % interval, rounded.
-
-    Examples
-    --------
-    >>> forecast_table(fc.forecast_).columns.tolist()[:4]  # doctest: +SKIP
-    ['level', 'distributor_id', 'region', 'product_id']
-    """
-    table = forecast[FORECAST_COLUMNS].copy()
-    table["month"] = table["month"].dt.strftime("%Y-%m-%d")
-    table[["forecast", "lower", "upper"]] = table[["forecast", "lower", "upper"]].round(1)
-    return table
-
-
-def backtest_table(backtest: pd.DataFrame) -> pd.DataFrame:
-    """``backtest.csv``: MASE, sMAPE (%) and interval coverage per model, level and measure.
+def data_note(result) -> str:
+    """One sentence on what was forecast: series, months, flows, backtest origins.
 
     Examples
     --------
-    >>> backtest_table(fc.backtest_).columns.tolist()  # doctest: +SKIP
-    ['measure', 'level', 'model', 'mase', 'smape', 'coverage', 'n_series']
+    >>> data_note(result)  # doctest: +SKIP
+    '8 distributors × 2 products × 36 months; 26 series with totals; ...'
     """
-    order = {"national": 0, "region": 1, "distributor": 2}
-    table = backtest.assign(_lv=backtest["level"].map(order)) \
-        .sort_values(["measure", "_lv", "mase"], ascending=[False, True, True]).drop(columns="_lv")
-    return table[["measure", "level", "model", "mase", "smape", "coverage", "n_series"]] \
-        .round({"mase": 3, "smape": 2, "coverage": 3}).reset_index(drop=True)
+    panel, fc = result.panel, result.forecaster
+    flows = " and ".join(m.replace("_", "-") for m in fc.measures_)
+    return (f"{panel['distributor_id'].nunique()} distributors × {panel['product_id'].nunique()} products × "
+            f"{panel['month'].nunique()} months; {len(fc.keys_)} series with totals; forecasting {flows}; "
+            f"{len(fc.origins_)} backtest origins, {fc.months_[fc.origins_[0] - 1]:%Y-%m} to "
+            f"{fc.months_[fc.origins_[-1] - 1]:%Y-%m}, each scored on the next {fc.horizon_months} months.")
+
+
+def skipped_note(skipped: dict) -> str:
+    """The parts that did not run, each with its reason, or that every part ran.
+
+    Examples
+    --------
+    >>> skipped_note({})
+    'Every part ran: sell-out and sell-in forecasts, the inventory identity and channel health.'
+    >>> print(skipped_note({"channel health": "no inventory table (distributor stock)"}))
+    Skipped:
+    - channel health: no inventory table (distributor stock)
+    """
+    if not skipped:
+        return "Every part ran: sell-out and sell-in forecasts, the inventory identity and channel health."
+    return "Skipped:\n" + "\n".join(f"- {part}: {reason}" for part, reason in skipped.items())
+
+
+def accuracy_table(summary: dict) -> pd.DataFrame:
+    """Backtest MASE of the chosen reconciled forecast against seasonal naive, per measure and level.
+
+    Examples
+    --------
+    >>> accuracy_table(result.summary())  # doctest: +SKIP
+    """
+    table = pd.DataFrame(summary["backtest_vs_seasonal_naive"])
+    table["vs_seasonal_naive"] = table["mase_reconciled"] / table["mase_seasonal_naive"]
+    table["level"] = pd.Categorical(table["level"], LEVELS, ordered=True)
+    return table.sort_values(["measure", "level"], ascending=[False, True]).round(3).reset_index(drop=True)
+
+
+def key_findings(result) -> str:
+    """Key findings in words and numbers, from the result.
+
+    Examples
+    --------
+    >>> print(key_findings(result))  # doctest: +SKIP
+    """
+    summary = result.summary()
+    lines = []
+    for row in accuracy_table(summary).itertuples():
+        if row.level != "distributor":
+            continue
+        chosen = result.forecaster.choice_
+        models = chosen[(chosen["measure"] == row.measure) & (chosen["level"] == row.level)]["model"]
+        share = models.value_counts(normalize=True)
+        lines.append(f"- {row.measure.replace('_', '-')} per distributor: {share.index[0]} "
+                     f"({share.iloc[0]:.0%} of series), reconciled by {summary['reconciliation'][row.measure]}; "
+                     f"backtest MASE {row.mase_reconciled:.2f} against {row.mase_seasonal_naive:.2f} for "
+                     f"seasonal naive ({1 - row.vs_seasonal_naive:+.0%} error reduction)."
+                     .replace("(+", "(").replace("(-", "(−"))
+    for tie in summary["selection_ties"]:
+        lines.append(f"- Tie in {tie['measure'].replace('_', '-')} / {tie['group']}: {tie['chosen']} chosen, "
+                     f"within {summary['selection']['tolerance']:.0%} of {', '.join(tie['tied_with'])}.")
+    coverage = summary.get("interval_coverage", [])
+    if coverage:
+        values = [c["coverage"] for c in coverage if c["coverage"] == c["coverage"]]
+        if values:
+            lines.append(f"- Nominal {1 - result.params.alpha:.0%} intervals covered {min(values):.0%}–"
+                         f"{max(values):.0%} of backtest months, by measure and level.")
+    if result.skipped:
+        lines.append("- " + "; ".join(f"{part} skipped ({reason})" for part, reason in result.skipped.items()) + ".")
+    return "\n".join(lines)
+
+
+def national_totals(totals: pd.DataFrame, months: int = 8) -> pd.DataFrame:
+    """The last ``months`` months of the national totals, per product.
+
+    Examples
+    --------
+    >>> national_totals(result.totals)  # doctest: +SKIP
+    """
+    national = totals[totals["level"] == "national"].drop(columns=["level", "region", "distributor_id"])
+    national = national.assign(month=national["month"].dt.strftime("%Y-%m"))
+    return national.groupby("product_id").tail(months).round(1).reset_index(drop=True)
 
 
 def choice_table(choice: pd.DataFrame) -> pd.DataFrame:
-    """The chosen model per level and measure, with how many series and its backtest MASE.
+    """The chosen model per measure and group, how many series, and the models it tied with.
 
     Examples
     --------
     >>> choice_table(fc.choice_)  # doctest: +SKIP
     """
-    table = (choice.groupby(["measure", "group", "model"], sort=True)
-             .agg(n_series=("series_id", "size"), mase_chosen=("mase_chosen", "mean"),
-                  mase_seasonal_naive=("mase_seasonal_naive", "mean")).reset_index())
-    return table.sort_values(["measure", "group"], ascending=[False, True]).round(3).reset_index(drop=True)
+    table = (choice.groupby(["measure", "group", "model", "tied_with"], sort=True)
+             .agg(n_series=("series_id", "size")).reset_index())
+    return table.sort_values(["measure", "group"], ascending=[False, True]).reset_index(drop=True)
+
+
+def interval_table(forecaster) -> pd.DataFrame:
+    """Backtest coverage of the intervals: conformal (reconciled) and the chosen base models' own.
+
+    Examples
+    --------
+    >>> interval_table(result.forecaster)  # doctest: +SKIP
+    """
+    bt = forecaster.backtest_.set_index(["model", "level", "measure"])
+    rows = []
+    for (measure, level), part in forecaster.intervals_.groupby(["measure", "level"], sort=False):
+        chosen = forecaster.choice_[(forecaster.choice_["measure"] == measure) &
+                                    (forecaster.choice_["level"] == level)]["model"].mode().iat[0]
+        rows.append({"measure": measure, "level": level, "nominal": 1 - forecaster.alpha,
+                     "conformal_coverage": part["coverage"].mean(),
+                     "base_model": chosen, "base_model_coverage": bt.at[(chosen, level, measure), "coverage"]})
+    return pd.DataFrame(rows).round(3)
 
 
 def identity_comparison(backtest: pd.DataFrame) -> pd.DataFrame:
@@ -60,6 +138,8 @@ def identity_comparison(backtest: pd.DataFrame) -> pd.DataFrame:
     >>> identity_comparison(fc.backtest_)  # doctest: +SKIP
     """
     sell_in = backtest[(backtest["measure"] == "sell_in") & ~backtest["model"].str.startswith("reconciled_")]
+    if "identity" not in set(sell_in["model"]):
+        return pd.DataFrame(columns=["level", "best_direct_model", "mase_direct", "mase_identity", "better"])
     rows = []
     for level in ("national", "region", "distributor"):
         mine = sell_in[sell_in["level"] == level]
@@ -72,16 +152,21 @@ def identity_comparison(backtest: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).round(3)
 
 
-def health_table(health: pd.DataFrame) -> pd.DataFrame:
-    """``channel_health.csv``: days on hand and flags per distributor and product, rounded.
+def health_overview(health: pd.DataFrame | None, policy: pd.DataFrame | None) -> pd.DataFrame:
+    """Days on hand, the revealed ordering policy and the flags per distributor and product.
+
+    Empty when channel health was skipped (no inventory, sell-in or sell-out).
 
     Examples
     --------
-    >>> health_table(channel_health(panel))  # doctest: +SKIP
+    >>> health_overview(None, None).empty
+    True
     """
-    return health.round({"days_on_hand": 1, "days_on_hand_recent": 1, "sell_in_recent": 1,
-                         "sell_out_recent": 1, "sell_in_to_sell_out": 3, "returns_recent": 1,
-                         "days_covered_next_month": 1}).reset_index(drop=True)
+    columns = ["distributor_id", "region", "product_id", "days_on_hand", "days_on_hand_recent",
+               "target_days_on_hand", "lot", "sell_in_to_sell_out", "days_covered_next_month", "flags"]
+    if health is None:
+        return pd.DataFrame(columns=columns)
+    return health.merge(policy, on=["distributor_id", "product_id"], how="left")[columns].round(1)
 
 
 def fan_chart(history: pd.DataFrame, forecast: pd.DataFrame, measure: str = "sell_out", top: int = 4):
@@ -102,6 +187,8 @@ def fan_chart(history: pd.DataFrame, forecast: pd.DataFrame, measure: str = "sel
     --------
     >>> fan_chart(totals, fc.forecast_, "sell_out", top=4)  # doctest: +SKIP
     """
+    if measure not in history:
+        return None
     national = history[history["level"] == "national"][["level", "region", "distributor_id", "product_id"]] \
         .drop_duplicates()
     bottom = history[history["level"] == "distributor"]
@@ -141,10 +228,10 @@ def accuracy_plot(backtest: pd.DataFrame):
     --------
     >>> accuracy_plot(fc.backtest_)  # doctest: +SKIP
     """
-    measures = ["sell_out", "sell_in"]
-    levels = ["national", "region", "distributor"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
-    for ax, measure in zip(axes, measures):
+    measures = [m for m in ("sell_out", "sell_in") if m in set(backtest["measure"])]
+    levels = list(LEVELS)
+    fig, axes = plt.subplots(1, len(measures), figsize=(6 * len(measures), 4.2), sharey=True, squeeze=False)
+    for ax, measure in zip(axes.ravel(), measures):
         table = (backtest[backtest["measure"] == measure].pivot_table(index="model", columns="level", values="mase")
                  .reindex(columns=levels))
         table = table.loc[table.mean(axis=1).sort_values().index]
@@ -165,6 +252,9 @@ def days_on_hand_heatmap(panel: pd.DataFrame, doh_low: float = 20.0, doh_high: f
     >>> days_on_hand_heatmap(panel)  # doctest: +SKIP
     """
     import seaborn as sns
+
+    if "days_on_hand" not in panel:
+        return None
 
     wide = panel.assign(series=panel["distributor_id"] + " · " + panel["product_id"],
                         month=panel["month"].dt.strftime("%Y-%m")) \

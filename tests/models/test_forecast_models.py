@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmlab.features.forecast import (channel_hierarchy_panel, forecast_panel, hierarchy_series,
-                                      summing_matrix)
-from crmlab.models.forecast import (MODELS, BaseForecast, ChannelForecaster, base_forecast,
-                                    baseline_forecast, channel_health, estimate_channel_policy,
-                                    holdout_evaluation, identity_sell_in, reconcile, shrunk_covariance)
+from crmlab.features.forecast import forecast_panel, hierarchy_series
+from crmlab.channel_worlds import channel_world
+from crmlab.models.forecast import (MODELS, BaseForecast, ChannelForecaster, base_forecast, baseline_forecast,
+                                    choose_model, holdout_evaluation, identity_sell_in, reconcile,
+                                    rolling_origins, shrunk_covariance)
+from crmlab.models.forecast.pooled import seasonal_factors
 from crmlab.simulate import simulate
 
 # candidate models without the slow AutoARIMA, for the tests that check structure only
@@ -43,63 +44,7 @@ def sample_fit(sample):
     return ChannelForecaster(models=FAST_MODELS).fit(_panel(sample))
 
 
-# ------------------------------------------------------------------ features
-def test_hierarchy_adds_up_and_keeps_returns(sample):
-    panel = _panel(sample)
-    keys, months, values = hierarchy_series(panel)
-    assert len(months) == 36
-    assert set(panel["product_id"]) == {"P01", "P02"}  # the competitor C01 is dropped
-    s = summing_matrix(keys)
-    bottom = (keys["level"] == "distributor").to_numpy()
-    np.testing.assert_allclose(values["sell_out"], s @ values["sell_out"][bottom])
-    national = keys.index[keys["level"] == "national"]
-    totals = sample.tables["sales"].query("product_id in ['P01', 'P02']").groupby("product_id")["units"].sum()
-    np.testing.assert_allclose(values["sell_out"][national].sum(axis=1), totals.to_numpy())
-    negative = sample.tables["shipments"].query("units < 0")["units"].sum()
-    assert panel["returns"].sum() == pytest.approx(-negative)
-    totals_panel = channel_hierarchy_panel(panel)
-    assert set(totals_panel["level"]) == {"national", "region", "distributor"}
-    assert totals_panel.loc[totals_panel["level"] == "national", "days_on_hand"].notna().all()
-
-
-def test_missing_table_says_which(sample):
-    t = sample.tables
-    with pytest.raises(ValueError, match="'inventory'"):
-        forecast_panel(t["shipments"], t["sales"], t["inventory"].iloc[:0])
-    with pytest.raises(ValueError, match="distributor_id"):
-        forecast_panel(t["shipments"], t["sales"].drop(columns="distributor_id"), t["inventory"])
-
-
-def test_string_dtype_ids_give_the_same_panel(sample):
-    t = sample.tables
-    as_string = {k: t[k].astype({c: "string" for c in t[k] if c.endswith("_id")})
-                 for k in ("shipments", "sales", "inventory", "distributors")}
-    a = _panel(sample)
-    b = forecast_panel(as_string["shipments"], as_string["sales"], as_string["inventory"],
-                       distributors=as_string["distributors"], products=t["products"])
-    pd.testing.assert_frame_equal(a, b, check_dtype=False)
-
-
-# ------------------------------------------------------------------ planted channel policy
-def test_channel_policy_recovers_lots_and_days_on_hand_target(demo, demo_panel):
-    """Lots are recovered exactly; the order-up-to target within days, where the naive
-    reading (median observed days on hand) is biased up by the lot rounding."""
-    policy = estimate_channel_policy(demo.tables["shipments"], demo_panel)
-    truth = pd.DataFrame(demo.truth["channel"]["policy"])
-    both = policy.merge(truth, on=["distributor_id", "product_id"], suffixes=("", "_true"))
-    assert len(both) == 48
-    assert (both["lot"] == both["lot_true"]).all()
-    error = both["target_days_on_hand"] - both["target_days_on_hand_true"]
-    # measured on demo seed 7: median |error| 0.52 days, max 5.2, bias -0.4
-    assert error.abs().median() < 1.5
-    assert error.abs().max() < 8
-    assert abs(error.mean()) < 1.5
-    naive = demo_panel.groupby(["distributor_id", "product_id"])["days_on_hand"].median().reset_index() \
-        .merge(truth, on=["distributor_id", "product_id"])
-    naive_bias = (naive["days_on_hand"] - naive["target_days_on_hand"]).mean()
-    assert naive_bias > 4  # measured 6.6 days: lots round every order up
-
-
+# ------------------------------------------------------------------ inventory identity
 def test_identity_with_known_sell_out_gets_sell_in_right(demo_panel):
     """Given the true sell-out, the inventory identity forecasts 6 months of lumpy sell-in
     to a few percent; repeating the last sell-in (naive) misses by far more."""
@@ -145,6 +90,63 @@ def test_intermittent_methods_recover_mean_demand(method):
 def test_unknown_model_is_a_clear_error(sample):
     with pytest.raises(ValueError, match="unknown model"):
         ChannelForecaster(models=("prophet",)).fit(_panel(sample))
+
+
+def test_pooled_seasonality_beats_each_series_own_on_short_noisy_series():
+    """30 months of 20 noisy series sharing one seasonal shape: factors estimated on their
+    total are closer to the truth than each series' own, and so is the forecast."""
+    rng = np.random.default_rng(5)
+    months = pd.date_range("2023-01-01", periods=36, freq="MS")
+    shape = 1 + 0.3 * np.sin(2 * np.pi * (np.arange(12) - 2) / 12)
+    shape /= shape.mean()
+    level = rng.uniform(50, 400, (20, 1))
+    expected = level * shape[np.asarray(months.month) - 1][None, :]
+    y = rng.poisson(expected * rng.lognormal(0, 0.15, expected.shape)).astype(float)
+    train, future = y[:, :30], expected[:, 30:]
+    pooled_error = np.abs(seasonal_factors(train.sum(axis=0), months[:30]) - shape).mean()
+    own_error = np.abs(seasonal_factors(train, months[:30]) - shape).mean()
+    assert pooled_error < own_error / 2  # measured 0.010 vs 0.059
+    pool = np.repeat(train.sum(axis=0, keepdims=True), 20, axis=0)
+    errors = {}
+    for model in ("pooled_seasonal", "damped_ets", "seasonal_naive"):
+        fc = base_forecast(train, months[:30], 6, model, pool=pool)
+        errors[model] = np.mean(np.abs(fc.point - future) / future)
+    assert errors["pooled_seasonal"] < errors["damped_ets"]
+    assert errors["pooled_seasonal"] < 0.8 * errors["seasonal_naive"]
+
+
+# ------------------------------------------------------------------ selection
+def test_ties_go_to_the_simplest_model_and_a_clear_win_to_the_best():
+    scores = pd.Series({"seasonal_naive": 0.62, "auto_ets": 0.60, "auto_arima": 0.50})
+    assert choose_model(scores, 0.05) == ("auto_arima", ["auto_arima"])
+    close = pd.Series({"seasonal_naive": 0.615, "auto_ets": 0.60, "auto_arima": 0.59})
+    assert choose_model(close, 0.05) == ("seasonal_naive", ["seasonal_naive", "auto_ets", "auto_arima"])
+    # the choice between two models within the tolerance does not move with the last digits
+    for noise in (-0.005, 0.0, 0.005):
+        near = pd.Series({"combination": 0.578 * (1 + noise), "auto_arima": 0.585})
+        assert choose_model(near, 0.05)[0] == "combination"
+    assert choose_model(close, 0.0)[0] == "auto_arima"
+
+
+def test_backtest_origins_each_score_the_full_horizon():
+    assert rolling_origins(42, 6, 0, 2, 24) == [24, 26, 28, 30, 32, 34, 36]
+    assert all(o + 6 <= 42 for o in rolling_origins(42, 6, 0, 1, 12))
+    with pytest.raises(ValueError, match="too few"):
+        rolling_origins(28, 6, 0, 2, 24)
+
+
+def test_sell_out_only_and_sell_in_only_forecast_what_is_there(sample):
+    t = sample.tables
+    only_out = forecast_panel(None, t["sales"], None, distributors=t["distributors"], products=t["products"])
+    fc = ChannelForecaster(models=("seasonal_naive", "naive")).fit(only_out)
+    assert fc.measures_ == ["sell_out"] and not fc.identity_
+    assert set(fc.forecast_["measure"]) == {"sell_out"}
+    only_in = forecast_panel(t["shipments"], None, None, distributors=t["distributors"], products=t["products"])
+    fc = ChannelForecaster(models=("seasonal_naive", "naive")).fit(only_in)
+    assert fc.measures_ == ["sell_in"] and "identity" not in set(fc.backtest_["model"])
+    both = forecast_panel(t["shipments"], t["sales"], None, distributors=t["distributors"], products=t["products"])
+    fc = ChannelForecaster(models=("seasonal_naive", "naive")).fit(both)
+    assert fc.measures_ == ["sell_out", "sell_in"] and not fc.identity_
 
 
 # ------------------------------------------------------------------ reconciliation
@@ -196,37 +198,6 @@ def test_backtest_compares_identity_with_direct_sell_in(sample_fit):
 def test_same_data_same_forecast(sample, sample_fit):
     again = ChannelForecaster(models=FAST_MODELS).fit(_panel(sample))
     pd.testing.assert_frame_equal(again.forecast_, sample_fit.forecast_)
-
-
-# ------------------------------------------------------------------ channel health
-def test_health_flags_planted_stocking_up_and_returns(sample):
-    t = {k: v.copy() for k, v in sample.tables.items()}
-    last = t["shipments"]["date"].max()
-    months = pd.date_range(last - pd.offsets.MonthBegin(3), periods=3, freq="MS")
-    # DS0003 P01 loads 80 % of its monthly sell-out on top of its orders for 3 months
-    monthly = t["sales"].query("distributor_id == 'DS0003' and product_id == 'P01'")["units"].sum() / 36
-    extra = pd.DataFrame({"date": months + pd.Timedelta(days=10), "distributor_id": "DS0003",
-                          "product_id": "P01", "units": round(0.8 * monthly)})
-    back = pd.DataFrame({"date": [months[-1] + pd.Timedelta(days=20)], "distributor_id": ["DS0005"],
-                         "product_id": ["P02"], "units": [-60.0]})
-    t["shipments"] = pd.concat([t["shipments"], extra, back], ignore_index=True)
-    stock = t["inventory"]
-    add = pd.Series(0.0, index=stock.index)
-    for k, month in enumerate(months):
-        hit = (stock["distributor_id"] == "DS0003") & (stock["product_id"] == "P01") & \
-              (stock["date"].dt.to_period("M") == month.to_period("M"))
-        add[hit] = (k + 1) * round(0.8 * monthly)
-    t["inventory"] = stock.assign(units_on_hand=stock["units_on_hand"] + add)
-    panel = forecast_panel(t["shipments"], t["sales"], t["inventory"], distributors=t["distributors"],
-                           products=t["products"])
-    health = channel_health(panel).set_index(["distributor_id", "product_id"])
-    assert health.loc[("DS0003", "P01"), "stocking_up"]
-    assert health.loc[("DS0003", "P01"), "overstocked"]
-    assert health.loc[("DS0005", "P02"), "unusual_returns"]
-    # without the planted loading the same distributor is healthy on both counts
-    plain = channel_health(_panel(sample)).set_index(["distributor_id", "product_id"])
-    assert not plain.loc[("DS0003", "P01"), "stocking_up"]
-    assert plain["stocking_up"].mean() <= 0.25
 
 
 # ------------------------------------------------------------------ hold-out accuracy

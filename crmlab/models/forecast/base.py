@@ -1,0 +1,246 @@
+"""Base models: each forecasts a set of monthly series with an interval of coverage ``1 - alpha``.
+
+* ``seasonal_naive`` — ``ŷ_{T+h} = y_{T+h-12k}``; interval from the seasonal differences.
+* ``naive`` — ``ŷ_{T+h} = y_T``; interval ``± z σ₁ √h``, σ₁ the sd of first differences.
+* ``moving_average`` — mean of the last ``window`` months; interval from its one-step errors.
+* ``auto_ets``, ``auto_arima`` — statsforecast ``AutoETS`` / ``AutoARIMA`` with automatic
+  selection by AICc, seasonal (period 12) once a series has two full years (ARIMA orders
+  capped at p, q ≤ 2 and P, Q ≤ 1).
+* ``damped_ets`` — damped-trend Holt–Winters, multiplicative seasonality (statsforecast
+  ``AutoETS(model="MAM", damped=True)``; additive ``AAA`` where a series has a month ≤ 0;
+  without seasonality before two full years).
+* ``pooled_seasonal`` — seasonality estimated on the product's total and applied to each
+  series, damped trend on the adjusted series (:mod:`crmlab.models.forecast.pooled`).
+* ``combination`` — the mean of the damped Holt–Winters, pooled-seasonal and AutoETS
+  forecasts (points, interval bounds and residuals): with 30-odd months no single
+  model's choice is reliable, and an equal-weight combination of robust methods is hard
+  to beat (Makridakis et al., M4, 2020).
+* ``croston``, ``tsb`` — statsforecast ``CrostonOptimized`` / ``TSB`` for intermittent
+  series; their interval treats demand as independent around the forecast level.
+
+Every forecast is clipped at zero: units are never negative.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from crmlab.models.uncertainty import z_value
+
+BASELINES = ("seasonal_naive", "naive", "moving_average")
+STATSFORECAST_MODELS = ("auto_ets", "auto_arima", "damped_ets")
+INTERMITTENT_MODELS = ("croston", "tsb")
+COMBINED = ("damped_ets", "pooled_seasonal", "auto_ets")
+MODELS = BASELINES + STATSFORECAST_MODELS + ("pooled_seasonal", "combination") + INTERMITTENT_MODELS
+#: Tie-break order of model selection, simplest and most robust first: fixed rules, then
+#: models with a few smoothing weights and a fixed form (damped ETS, pooled seasonality),
+#: then ETS that chooses its form by AICc, then the
+#: equal-weight combination (no weights to fit, lower variance than any of its parts), and
+#: last AutoARIMA, whose order search varies most on two or three seasonal cycles.
+#: ``identity`` (sell-in) is a rule on top of the sell-out model and ranks with the rules.
+PREFERENCE = ("seasonal_naive", "naive", "moving_average", "identity", "croston", "tsb",
+              "damped_ets", "pooled_seasonal", "auto_ets", "combination", "auto_arima")
+SEASON = 12
+
+
+@dataclass
+class BaseForecast:
+    """Forecasts of one model for a set of series (arrays of shape n_series × horizon)."""
+
+    point: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    residuals: np.ndarray  # in-sample one-step errors, n_series × n_months (NaN where none)
+
+    def rows(self, mask: np.ndarray) -> "BaseForecast":
+        """The forecasts of the series selected by ``mask``."""
+        return BaseForecast(self.point[mask], self.lower[mask], self.upper[mask], self.residuals[mask])
+
+
+def clipped_forecast(point, half, residuals) -> BaseForecast:
+    """A forecast ``point ± half``, point and lower bound clipped at zero."""
+    point = np.clip(point, 0, None)
+    return BaseForecast(point, np.clip(point - half, 0, None), point + half, residuals)
+
+
+def mean_forecast(parts: list[BaseForecast]) -> BaseForecast:
+    """The equal-weight mean of several forecasts of the same series (points, bounds, residuals)."""
+    return BaseForecast(*(np.mean([getattr(p, a) for p in parts], axis=0)
+                          for a in ("point", "lower", "upper", "residuals")))
+
+
+def baseline_forecast(y: np.ndarray, horizon: int, method: str = "seasonal_naive", *,
+                      alpha: float = 0.2, window: int = 3) -> BaseForecast:
+    """Seasonal naive, naive or moving-average forecast of each row of ``y``.
+
+    Parameters
+    ----------
+    y : ndarray (n_series × n_months)
+        History, oldest month first. Seasonal naive needs 14 months and falls back to
+        naive on shorter series.
+    horizon : int
+    method : {"seasonal_naive", "naive", "moving_average"}
+    alpha : float
+        The interval covers ``1 - alpha``.
+    window : int
+        Months averaged by the moving average.
+
+    Examples
+    --------
+    >>> y = np.arange(24.0)[None, :]
+    >>> baseline_forecast(y, 2, "seasonal_naive").point.tolist()
+    [[12.0, 13.0]]
+    >>> baseline_forecast(y, 1, "moving_average", window=3).point.tolist()
+    [[22.0]]
+    """
+    y = np.asarray(y, float)
+    n, n_m = y.shape
+    h = np.arange(1, horizon + 1)
+    residuals = np.full_like(y, np.nan)
+    if method == "seasonal_naive" and n_m >= SEASON + 2:
+        last_season = y[:, n_m - SEASON:]
+        point = last_season[:, (h - 1) % SEASON]
+        residuals[:, SEASON:] = y[:, SEASON:] - y[:, :-SEASON]
+        growth = np.sqrt((h - 1) // SEASON + 1)
+    elif method in ("naive", "seasonal_naive"):
+        point = np.repeat(y[:, -1:], horizon, axis=1)
+        residuals[:, 1:] = np.diff(y, axis=1)
+        growth = np.sqrt(h)
+    elif method == "moving_average":
+        point = np.repeat(y[:, -window:].mean(axis=1, keepdims=True), horizon, axis=1)
+        trailing = pd.DataFrame(y.T).rolling(window).mean().shift(1).T.to_numpy()
+        residuals = y - trailing
+        growth = np.ones(horizon)
+    else:
+        raise ValueError(f"unknown baseline {method!r}; use one of {BASELINES}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a series too short for any error
+        sigma = np.sqrt(np.nanmean(residuals ** 2, axis=1, keepdims=True))
+    return clipped_forecast(point, z_value(alpha) * np.nan_to_num(sigma) * growth[None, :], residuals)
+
+
+def _statsforecast_model(method: str, season: int, positive: bool = True):
+    from statsforecast.models import TSB, AutoARIMA, AutoETS, CrostonOptimized
+
+    if method == "auto_ets":
+        return AutoETS(season_length=season, alias="m")
+    if method == "damped_ets":
+        form = ("MAM" if positive else "AAA") if season > 1 else "AAN"
+        return AutoETS(season_length=season, model=form, damped=True, alias="m")
+    if method == "damped_trend":
+        return AutoETS(season_length=1, model="AAN", damped=True, alias="m")
+    if method == "auto_arima":
+        # orders capped: 30-odd months cannot support more, and it keeps 600 series fast
+        return AutoARIMA(season_length=season, max_p=2, max_q=2, max_P=1, max_Q=1,
+                         start_p=1, start_q=1, start_P=0, start_Q=0, approximation=True, alias="m")
+    if method == "croston":
+        return CrostonOptimized(alias="m")
+    return TSB(alpha_d=0.1, alpha_p=0.1, alias="m")
+
+
+def _by_series(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
+    """A statsforecast output column as n_series × k, rows in the order of the input."""
+    order = frame["unique_id"].to_numpy(int)
+    values = frame[column].to_numpy(float).reshape(n, -1)
+    out = np.empty_like(values)
+    out[order.reshape(n, -1)[:, 0]] = values
+    return out
+
+
+def statsforecast_forecast(y: np.ndarray, months: pd.DatetimeIndex, horizon: int, method: str, *,
+                           alpha: float = 0.2) -> BaseForecast:
+    """One statsforecast model on every row of ``y`` (Naive where it cannot be fitted).
+
+    Examples
+    --------
+    >>> months = pd.date_range("2023-01-01", periods=30, freq="MS")
+    >>> y = np.full((1, 30), 5.0)
+    >>> statsforecast_forecast(y, months, 2, "auto_ets").point.round(3).tolist()
+    [[5.0, 5.0]]
+    """
+    from statsforecast import StatsForecast
+    from statsforecast.models import Naive
+
+    y = np.asarray(y, float)
+    if method == "damped_ets":
+        positive = (y > 0).all(axis=1)
+        if positive.any() and not positive.all():
+            parts = [statsforecast_forecast(y[rows], months, horizon, method, alpha=alpha)
+                     for rows in (positive, ~positive)]
+            out = [np.empty((len(y),) + a.shape[1:]) for a in (parts[0].point, parts[0].point,
+                                                              parts[0].point, parts[0].residuals)]
+            for rows, part in zip((positive, ~positive), parts):
+                for target, source in zip(out, (part.point, part.lower, part.upper, part.residuals)):
+                    target[rows] = source
+            return BaseForecast(*out)
+    n, n_m = y.shape
+    season = SEASON if n_m >= 2 * SEASON else 1
+    model = _statsforecast_model(method, season, positive=bool((y > 0).all()))
+    frame = pd.DataFrame({"unique_id": np.repeat(np.arange(n), n_m),
+                          "ds": np.tile(months.to_numpy(), n), "y": y.ravel()})
+    native = method not in INTERMITTENT_MODELS
+    level = round(100 * (1 - alpha), 6)
+    level = int(level) if float(level).is_integer() else level
+    # statsforecast logs and warns about short or constant series; crmlab handles those
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.getLogger("statsforecast").setLevel(logging.ERROR)
+        engine = StatsForecast(models=[model], freq="MS", n_jobs=1,
+                               fallback_model=Naive(alias="m"))
+        out = engine.forecast(df=frame, h=horizon, level=[level] if native else None, fitted=native)
+        fitted = engine.forecast_fitted_values() if native else None
+    point = _by_series(out, "m", n)
+    if native:
+        half = (_by_series(out, f"m-hi-{level}", n) - _by_series(out, f"m-lo-{level}", n)) / 2
+        residuals = _by_series(fitted.assign(e=fitted["y"] - fitted["m"]), "e", n)
+        return clipped_forecast(point, half, residuals)
+    # intermittent methods forecast a flat level: errors are demand around that level
+    residuals = np.full_like(y, np.nan)
+    residuals[:, -SEASON:] = y[:, -SEASON:] - point[:, :1]
+    sigma = np.sqrt(np.nanmean(residuals ** 2, axis=1, keepdims=True))
+    return clipped_forecast(point, z_value(alpha) * sigma * np.ones((1, horizon)), residuals)
+
+
+def base_forecast(y: np.ndarray, months: pd.DatetimeIndex, horizon: int, method: str, *,
+                  alpha: float = 0.2, window: int = 3, pool: np.ndarray | None = None) -> BaseForecast:
+    """Forecast every row of ``y`` with one model (see the module docstring).
+
+    Parameters
+    ----------
+    y : ndarray (n_series × n_months)
+    months : DatetimeIndex
+        The months of ``y``'s columns (monthly, first of month).
+    horizon : int
+    method : str
+        One of ``MODELS``.
+    alpha : float
+        The interval covers ``1 - alpha``.
+    window : int
+        Months averaged by the moving average.
+    pool : ndarray (n_series × n_months), optional
+        Per series, the total its seasonality is pooled on (``pooled_seasonal`` only).
+
+    Examples
+    --------
+    >>> months = pd.date_range("2023-01-01", periods=30, freq="MS")
+    >>> y = 100 + 10 * np.cos(2 * np.pi * np.arange(30) / 12)[None, :]
+    >>> base_forecast(y, months, 1, "seasonal_naive").point.round(1).tolist()  # month 31 = month 19
+    [[90.0]]
+    """
+    if method in BASELINES:
+        return baseline_forecast(y, horizon, method, alpha=alpha, window=window)
+    if method in STATSFORECAST_MODELS + INTERMITTENT_MODELS:
+        return statsforecast_forecast(y, months, horizon, method, alpha=alpha)
+    if method == "pooled_seasonal":
+        from crmlab.models.forecast.pooled import pooled_seasonal_forecast
+
+        return pooled_seasonal_forecast(y, months, horizon, pool, alpha=alpha)
+    if method == "combination":
+        return mean_forecast([base_forecast(y, months, horizon, m, alpha=alpha, window=window, pool=pool)
+                              for m in COMBINED])
+    raise ValueError(f"unknown model {method!r}; use one of {MODELS}")
