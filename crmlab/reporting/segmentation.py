@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from crmlab.config import SAMPLE_DIR, resolve_path
 from crmlab.features.callplan import call_plan_compliance, sfe_kpis
 from crmlab.features.common import completed_visits
 from crmlab.features.deciles import decile_migration
@@ -29,6 +31,16 @@ if TYPE_CHECKING:
     from crmlab.analyses.segmentation import SegmentationResult
 
 ALL = "All"
+
+#: Clustering figures recorded on ``data/sample`` with the default parameters. k-means,
+#: silhouette and the bootstrap depend on floating-point summation order (BLAS kernel,
+#: threads), so the notebook does not compare their printed digits; it checks them here
+#: within a stated tolerance (``"se"``: the figure's own standard error).
+RECORDED_ON_SAMPLE = {
+    "clusters chosen": (7, 0),
+    "silhouette of the chosen k": (0.235, 0.005),
+    "stability (bootstrap adjusted Rand index)": (0.56, "se"),
+}
 
 
 def parts_table(parts: pd.DataFrame) -> pd.DataFrame:
@@ -105,14 +117,57 @@ def quadrant_table(accounts: pd.DataFrame) -> pd.DataFrame:
 
 @skippable
 def cluster_selection(clusters: BehaviourClusters) -> pd.DataFrame:
-    """Silhouette, BIC and inertia per k tried."""
-    return clusters.selection_.round(3)
+    """Silhouette (3 decimals), BIC and inertia (1 decimal) per k tried."""
+    return clusters.selection_.round({"silhouette": 3, "bic": 1, "inertia": 1})
 
 
 @skippable
 def cluster_stability(clusters: BehaviourClusters) -> pd.DataFrame:
-    """Bootstrap adjusted Rand index of the chosen clustering."""
-    return clusters.stability_.round(3)
+    """Bootstrap adjusted Rand index of the chosen clustering, to 2 decimals (its standard error is ~0.1)."""
+    return clusters.stability_.round(2)
+
+
+def is_committed_sample(data_dir, params) -> bool:
+    """True when ``data_dir`` is the committed sample and ``params`` are the defaults."""
+    return Path(resolve_path(data_dir)) == Path(SAMPLE_DIR).resolve() and params == type(params)()
+
+
+def recorded_checks(result: SegmentationResult, data_dir, recorded: Mapping = RECORDED_ON_SAMPLE) -> pd.DataFrame:
+    """The clustering's key figures against the values recorded on the sample, with their tolerances.
+
+    Empty unless the result is the committed sample's with default parameters (other
+    data have no recorded values) and the clusters ran. Columns: ``recorded, estimate,
+    tolerance, within``; tolerance ``"se"`` is the figure's own standard error.
+    """
+    columns = ["recorded", "estimate", "tolerance", "within"]
+    clusters = present(result.clusters)
+    if clusters is None or not is_committed_sample(data_dir, result.params):
+        return pd.DataFrame(columns=columns)
+    stability = clusters.stability_.loc[0]
+    found = {"clusters chosen": (clusters.n_clusters_, np.nan),
+             "silhouette of the chosen k": (clusters.silhouette_, np.nan),
+             "stability (bootstrap adjusted Rand index)": (stability["estimate"], stability["std_error"])}
+    rows = {}
+    for name, (value, tolerance) in recorded.items():
+        estimate, std_error = found[name]
+        tolerance = std_error if tolerance == "se" else tolerance
+        rows[name] = {"recorded": value, "estimate": estimate, "tolerance": tolerance,
+                      "within": bool(abs(estimate - value) <= tolerance)}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+
+
+def checks_note(checks: pd.DataFrame) -> str:
+    """One stable sentence on :func:`recorded_checks` (no figures in it).
+
+    Examples
+    --------
+    >>> checks_note(pd.DataFrame(columns=["within"]))
+    'No recorded values for these data and parameters: nothing to check.'
+    """
+    if not len(checks):
+        return "No recorded values for these data and parameters: nothing to check."
+    return (f"{int(checks['within'].sum())} of {len(checks)} clustering figures lie within their stated "
+            "tolerance of the values recorded on the sample.")
 
 
 @skippable
