@@ -43,6 +43,7 @@ from crmlab.models.segmentation import (
     DEFAULT_WEIGHTS,
     DoctorGrader,
     doctor_value_estimate,
+    grade_doctors,
     grade_table,
     grading_params,
     value_vs_volume,
@@ -264,13 +265,6 @@ def doctor_output(indicators: pd.DataFrame, graded: pd.DataFrame, **columns) -> 
     return out
 
 
-def _grade_doctors(grader: DoctorGrader, indicators: pd.DataFrame) -> pd.DataFrame:
-    """Where each doctor sits (region, territory, specialty) and the grader's points, score, grade."""
-    graded = grader.transform(indicators).reset_index(drop=True)
-    place = indicators[["region", "territory_id", "specialty"]].reset_index(drop=True)
-    return pd.concat([graded.iloc[:, :1], place, graded.iloc[:, 1:]], axis=1)
-
-
 def _doctor_segments(behaviour: pd.DataFrame, clusters: BehaviourClusters, profiles: pd.DataFrame) -> pd.Series:
     """Segment name (the cluster's profile name) per doctor_id."""
     return profiles.set_index("cluster")["name"].reindex(clusters.labels_).set_axis(behaviour.index)
@@ -304,7 +298,7 @@ def run(data: str | Dataset = "data/sample", **params) -> SegmentationResult:
     indicators = step("doctor_grading", doctor_indicators, ds.doctors, ds.accounts, ds.prescriptions,
                       products=ds.products, volume_months=months)
     grader = step("doctor_grading", lambda ind: DoctorGrader(**grading_params(p.flat())).fit(ind), indicators)
-    graded = step("doctor_grading", _grade_doctors, grader, indicators)
+    graded = step("doctor_grading", grade_doctors, grader, indicators)
 
     def value(lag):
         account_value = step("value_estimate", recent_sell_out, ds.sales, months=months, lag=lag,

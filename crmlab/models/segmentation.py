@@ -231,6 +231,21 @@ class DoctorGrader(TransformerMixin, BaseEstimator):
         return self.transform(X)["grade"].to_numpy()
 
 
+def grade_doctors(grader: DoctorGrader, indicators: pd.DataFrame) -> pd.DataFrame:
+    """``doctor_id``, where the doctor sits (region, territory, specialty), points, score and grade.
+
+    Examples
+    --------
+    >>> ind = pd.DataFrame({"doctor_id": ["D1"], "region": ["N"], "territory_id": ["T1"],
+    ...     "specialty": ["cardiology"], "tier": ["3A"], "title": ["chief"]})
+    >>> list(grade_doctors(DoctorGrader().fit(ind), ind).columns[:5])
+    ['doctor_id', 'region', 'territory_id', 'specialty', 'points_tier']
+    """
+    graded = grader.transform(indicators).reset_index(drop=True)
+    place = indicators[["region", "territory_id", "specialty"]].reset_index(drop=True)
+    return pd.concat([graded.iloc[:, :1], place, graded.iloc[:, 1:]], axis=1)
+
+
 def grade_table(graded: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
     """Doctors per grade (A–D, all present), with shares; per ``by`` column if given.
 
