@@ -43,6 +43,41 @@ RECORDED_ON_SAMPLE = {
 }
 
 
+def key_findings(result: SegmentationResult) -> list[str]:
+    """The findings in words, one sentence per part that ran, from :meth:`SegmentationResult.summary`.
+
+    Only figures that do not move with the numerical library are quoted (counts, the
+    chosen number of clusters, compliance as a whole percentage); skipped parts are
+    named with the table they need.
+    """
+    summary = result.summary()
+    findings = []
+    if summary["grade_counts"] is not None:
+        counts = ", ".join(f"{n} {g}" for g, n in summary["grade_counts"].items())
+        basis = "prescription volume included" if summary["volume_used_in_grading"] else \
+            "tier, title and department size only: no prescriptions"
+        findings.append(f"{summary['doctors']:,} doctors graded ({basis}): {counts}.")
+    if summary["quadrant_counts"] is not None:
+        counts = summary["quadrant_counts"]
+        findings.append(f"{sum(counts.values()):,} accounts by potential × adoption: "
+                        + ", ".join(f"{n} {q}" for q, n in counts.items())
+                        + f"; the {counts.get('Win', 0)} Win accounts have high potential and low adoption.")
+    if summary["clusters"] is not None:
+        findings.append(f"Doctors fall into {summary['clusters']} behavioural segments (k chosen by silhouette).")
+    if summary["latest_month_compliance"] is not None:
+        month = pd.Timestamp(summary["latest_month"]).strftime("%B %Y")
+        reps, unseen = summary["reps_below_alert"], summary["grade_a_unseen"]
+        findings.append(f"Call plan compliance in {month} was {summary['latest_month_compliance']:.0%}; "
+                        f"{reps} rep{'s' * (reps != 1)} below {result.params.compliance_alert:.0%}; "
+                        f"{unseen} grade-A doctor{'s' * (unseen != 1)} not seen for "
+                        f"{result.params.unseen_weeks} weeks.")
+    skipped = [f"{result.parts.loc[part, 'label']} (needs {needs.removeprefix('skipped: needs ')})"
+               for part, needs in summary["parts"].items() if needs != "ran"]
+    if skipped:
+        findings.append("Not possible with these data: " + "; ".join(skipped) + ".")
+    return findings
+
+
 def parts_table(parts: pd.DataFrame) -> pd.DataFrame:
     """What runs on this data: one row per part, ``runs`` yes/no and what a skipped part needs."""
     return pd.DataFrame({"part": parts["label"].to_numpy(),

@@ -87,6 +87,12 @@ result = segmentation.run(data_dir, **segmentation.SegmentationParams.pick(globa
 print(rejects_note(result.rejects))
 
 # %% [markdown]
+# ## Key findings
+
+# %%
+print(*report.key_findings(result), sep="\n")
+
+# %% [markdown]
 # ## What this data supports
 #
 # Each part needs certain tables. A market with account-level sales only (no field
