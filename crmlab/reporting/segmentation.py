@@ -1,36 +1,30 @@
-"""Segmentation report pieces: tables, plots and the manager explorer (ipywidgets).
+"""Segmentation report pieces: key findings, tables and plots.
 
 Every function takes parts of a :class:`~crmlab.analyses.segmentation.SegmentationResult`
-and returns a table, a plot or a widget; given a
+and returns sentences, a table or a plot; given a
 :class:`~crmlab.features.segmentation.Skipped` part it returns the note unchanged, so a
-skipped part shows as one line. The explorer's callbacks only gather widget values and
-call :func:`explorer_tables`, a pure function over crmlab features and models, so the
-tables a manager sees are the ones a test can recompute.
+skipped part shows as one line. The manager explorer is in
+:mod:`crmlab.reporting.segmentation_explorer`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from crmlab.config import SAMPLE_DIR, resolve_path
-from crmlab.features.callplan import call_plan_compliance, sfe_kpis
-from crmlab.features.common import completed_visits
 from crmlab.features.deciles import decile_migration
-from crmlab.features.segmentation import present, run_part, skippable
+from crmlab.features.segmentation import present, skippable
+from crmlab.models import segmentation as grading
 from crmlab.models.clusters import BehaviourClusters
 from crmlab.models.segmentation import GRADES, DoctorGrader, grading_params
-from crmlab.models.segmentation import grade_table as _grade_table
+from crmlab.reporting import checks
 
 if TYPE_CHECKING:
     from crmlab.analyses.segmentation import SegmentationResult
-
-ALL = "All"
 
 #: Clustering figures recorded on ``data/sample`` with the default parameters. k-means,
 #: silhouette and the bootstrap depend on floating-point summation order (BLAS kernel,
@@ -107,7 +101,7 @@ def grade_table(graded: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
     >>> grade_table(pd.DataFrame({"grade": ["A", "B", "B"]}))["doctors"].tolist()
     [1, 2, 0, 0]
     """
-    return _grade_table(graded, by=by)
+    return grading.grade_table(graded, by=by)
 
 
 @skippable
@@ -162,47 +156,20 @@ def cluster_stability(clusters: BehaviourClusters) -> pd.DataFrame:
     return clusters.stability_.round(2)
 
 
-def is_committed_sample(data_dir, params) -> bool:
-    """True when ``data_dir`` is the committed sample and ``params`` are the defaults."""
-    return Path(resolve_path(data_dir)) == Path(SAMPLE_DIR).resolve() and params == type(params)()
-
-
 def recorded_checks(result: SegmentationResult, data_dir, recorded: Mapping = RECORDED_ON_SAMPLE) -> pd.DataFrame:
-    """The clustering's key figures against the values recorded on the sample, with their tolerances.
+    """The clustering's key figures against the values recorded on the sample (:mod:`crmlab.reporting.checks`).
 
-    Empty unless the result is the committed sample's with default parameters (other
-    data have no recorded values) and the clusters ran. Columns: ``recorded, estimate,
-    tolerance, within``; tolerance ``"se"`` is the figure's own standard error.
+    Empty unless the result is the committed sample's with default parameters and the
+    clusters ran.
     """
-    columns = ["recorded", "estimate", "tolerance", "within"]
     clusters = present(result.clusters)
-    if clusters is None or not is_committed_sample(data_dir, result.params):
-        return pd.DataFrame(columns=columns)
+    if clusters is None:
+        return checks.recorded_checks({}, recorded, applies=False)
     stability = clusters.stability_.loc[0]
-    found = {"clusters chosen": (clusters.n_clusters_, np.nan),
-             "silhouette of the chosen k": (clusters.silhouette_, np.nan),
-             "stability (bootstrap adjusted Rand index)": (stability["estimate"], stability["std_error"])}
-    rows = {}
-    for name, (value, tolerance) in recorded.items():
-        estimate, std_error = found[name]
-        tolerance = std_error if tolerance == "se" else tolerance
-        rows[name] = {"recorded": value, "estimate": estimate, "tolerance": tolerance,
-                      "within": bool(abs(estimate - value) <= tolerance)}
-    return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
-
-
-def checks_note(checks: pd.DataFrame) -> str:
-    """One stable sentence on :func:`recorded_checks` (no figures in it).
-
-    Examples
-    --------
-    >>> checks_note(pd.DataFrame(columns=["within"]))
-    'No recorded values for these data and parameters: nothing to check.'
-    """
-    if not len(checks):
-        return "No recorded values for these data and parameters: nothing to check."
-    return (f"{int(checks['within'].sum())} of {len(checks)} clustering figures lie within their stated "
-            "tolerance of the values recorded on the sample.")
+    figures = {"clusters chosen": (clusters.n_clusters_, np.nan),
+               "silhouette of the chosen k": (clusters.silhouette_, np.nan),
+               "stability (bootstrap adjusted Rand index)": (stability["estimate"], stability["std_error"])}
+    return checks.recorded_checks(figures, recorded, applies=checks.is_committed_sample(data_dir, result.params))
 
 
 @skippable
@@ -216,164 +183,6 @@ def last_weeks(weekly: pd.DataFrame, weeks: int = 4, rows: int = 16) -> pd.DataF
     """The last ``weeks`` weeks of :func:`weekly_plan_vs_actual`, first ``rows`` rows, rounded."""
     recent = weekly[weekly["week"] >= weekly["week"].max() - pd.Timedelta(weeks=weeks - 1)]
     return recent.round(2).head(rows)
-
-
-def explorer_tables(indicators: pd.DataFrame, visits: pd.DataFrame, reps: pd.DataFrame, *,
-                    params: Mapping, quota: Mapping[str, float], segments: pd.Series | None = None,
-                    region: str = ALL, territory: str = ALL, specialty: str = ALL,
-                    month: pd.Timestamp | None = None) -> dict[str, pd.DataFrame]:
-    """The explorer's three tables for one choice of grading parameters and filters.
-
-    The grader is fitted on all doctors (percentiles do not move with the filters);
-    the filters select the doctors shown and the doctors that count in the plan.
-
-    Returns
-    -------
-    dict
-        ``grades`` (doctors and share per grade), ``segments`` (segment × grade counts),
-        ``compliance`` (per rep in ``month``, default the latest visit month: target
-        doctors, planned, actual, compliance, reach, grade-A coverage).
-
-    Examples
-    --------
-    >>> from crmlab.simulate import simulate
-    >>> from crmlab.features.indicators import doctor_indicators
-    >>> w = simulate("sample", seed=1)
-    >>> ind = doctor_indicators(w.tables["doctors"], w.tables["accounts"])
-    >>> t = explorer_tables(ind, w.tables["visits"], w.tables["reps"], params={}, quota={"A": 4, "B": 2})
-    >>> sorted(t)
-    ['compliance', 'grades', 'segments']
-    """
-    graded = DoctorGrader(**grading_params(params)).fit(indicators).transform(indicators)
-    view = indicators[["doctor_id", "region", "territory_id", "specialty"]].assign(
-        grade=graded["grade"].to_numpy(), score=graded["score"].to_numpy())
-    keep = np.ones(len(view), dtype=bool)
-    for column, choice in (("region", region), ("territory_id", territory), ("specialty", specialty)):
-        if choice not in (None, ALL):
-            keep &= (view[column] == choice).to_numpy()
-    view = view[keep]
-    if segments is None:
-        view = view.assign(segment="all")
-    else:
-        view = view.assign(segment=view["doctor_id"].map(segments).fillna("none").to_numpy())
-    segment_table = grade_table(view, by="segment").reset_index().rename(columns={"index": "segment"})
-
-    columns = ["rep_id", "target_doctors", "planned", "actual", "compliance", "reach", "a_coverage"]
-    if visits is None or reps is None or not len(reps) or not len(completed_visits(visits)):
-        # no field-force data (e.g. doctor profiles without a CRM): grades only
-        kpis = pd.DataFrame(columns=columns)
-    else:
-        visit_month = visits["date"].dt.to_period("M").dt.to_timestamp()
-        month = visit_month.max() if month is None else pd.Timestamp(month)
-        compliance = call_plan_compliance(visits[visit_month == month], reps, view, quota,
-                                          months=pd.DatetimeIndex([month]))
-        kpis = sfe_kpis(compliance, quota)
-        kpis = kpis[columns].round(3) if len(kpis) else pd.DataFrame(columns=columns)
-    return {"grades": grade_table(view), "segments": segment_table, "compliance": kpis.reset_index(drop=True)}
-
-
-class SegmentationExplorer:
-    """Sliders for grading weights and thresholds, dropdowns for region/territory/specialty.
-
-    Moving a control recomputes :func:`explorer_tables` and rewrites the three HTML
-    tables. ``tables`` holds the DataFrames currently shown; ``widget`` is the box to
-    display.
-
-    Examples
-    --------
-    >>> from crmlab.simulate import simulate
-    >>> from crmlab.features.indicators import doctor_indicators
-    >>> w = simulate("sample", seed=1)
-    >>> ind = doctor_indicators(w.tables["doctors"], w.tables["accounts"])
-    >>> ex = SegmentationExplorer(ind, w.tables["visits"], w.tables["reps"], params={}, quota={"A": 4})
-    >>> ex.thresholds["A"].value = 90.0
-    >>> int(ex.tables["grades"].loc[0, "doctors"]) < 50
-    True
-    """
-
-    def __init__(self, indicators: pd.DataFrame, visits: pd.DataFrame, reps: pd.DataFrame, *,
-                 params: Mapping, quota: Mapping[str, float], segments: pd.Series | None = None):
-        import ipywidgets as widgets
-
-        self._data = dict(indicators=indicators, visits=visits, reps=reps)
-        self._quota = dict(quota)
-        # segments of a skipped clustering part: show one "all" segment
-        self._segments = present(segments)
-        self._params = dict(params)
-        grading = grading_params(params)
-        style = {"description_width": "90px"}
-        self.weights = {k: widgets.FloatSlider(value=v, min=0.0, max=1.0, step=0.05, description=f"w {k}",
-                                               continuous_update=False, style=style)
-                        for k, v in grading["weights"].items()}
-        self.thresholds = {g: widgets.FloatSlider(value=v, min=0.0, max=100.0, step=1.0, description=f"{g} from",
-                                                  continuous_update=False, style=style)
-                           for g, v in grading["thresholds"].items()}
-
-        def options(column):
-            return [ALL, *sorted(indicators[column].dropna().astype(str).unique())]
-
-        self.region = widgets.Dropdown(options=options("region"), value=ALL, description="region", style=style)
-        self.territory = widgets.Dropdown(options=options("territory_id"), value=ALL, description="territory",
-                                          style=style)
-        self.specialty = widgets.Dropdown(options=options("specialty"), value=ALL, description="specialty",
-                                          style=style)
-        self.html = {name: widgets.HTML() for name in ("grades", "segments", "compliance")}
-        for control in [*self.weights.values(), *self.thresholds.values(), self.region, self.territory,
-                        self.specialty]:
-            control.observe(self.update, names="value")
-        self.widget = widgets.VBox([
-            widgets.HBox([widgets.VBox(list(self.weights.values())),
-                          widgets.VBox([*self.thresholds.values()]),
-                          widgets.VBox([self.region, self.territory, self.specialty])]),
-            widgets.HBox([self.html["grades"], self.html["segments"]]),
-            self.html["compliance"],
-        ])
-        self.tables: dict[str, pd.DataFrame] = {}
-        self.update()
-
-    def current_params(self) -> dict:
-        """The flat grading parameters the controls currently say."""
-        params = dict(self._params)
-        params.update({f"weight_{k}": s.value for k, s in self.weights.items()})
-        params.update({f"grade_{g.lower()}_min": s.value for g, s in self.thresholds.items()})
-        return params
-
-    def update(self, change=None) -> None:
-        """Recompute and redraw the tables (the callback of every control)."""
-        try:
-            self.tables = explorer_tables(**self._data, params=self.current_params(), quota=self._quota,
-                                          segments=self._segments, region=self.region.value,
-                                          territory=self.territory.value, specialty=self.specialty.value)
-        except ValueError as err:  # e.g. thresholds out of order while a slider moves
-            self.html["grades"].value = f"<p><b>{err}</b></p>"
-            return
-        for name, table in self.tables.items():
-            self.html[name].value = f"<h4>{name}</h4>" + table.to_html(index=False, na_rep="")
-        if not len(self.tables["compliance"]):
-            self.html["compliance"].value = "<h4>compliance</h4><p>No completed visits (or no reps) in the data.</p>"
-
-
-def segmentation_explorer(result: SegmentationResult) -> SegmentationExplorer:
-    """The manager explorer on a segmentation result (a Skipped note when there are no doctors)."""
-    return run_part(result.parts, "explorer", SegmentationExplorer, result.indicators, result.visits,
-                    result.reps, params=result.params.flat(), quota=result.quota, segments=result.segments)
-
-
-def explorer_compliance(result: SegmentationResult, explorer: SegmentationExplorer) -> pd.DataFrame:
-    """The explorer's compliance table, or the call plan's Skipped note when it did not run."""
-    return run_part(result.parts, "call_plan", explorer_table, explorer, "compliance")
-
-
-@skippable
-def explorer_widget(explorer: "SegmentationExplorer"):
-    """The explorer's widget box, to display."""
-    return explorer.widget
-
-
-@skippable
-def explorer_table(explorer: "SegmentationExplorer", name: str) -> pd.DataFrame:
-    """One of the explorer's current tables (``grades``, ``segments``, ``compliance``)."""
-    return explorer.tables[name]
 
 
 @skippable

@@ -41,6 +41,13 @@ import matplotlib.pyplot as plt
 from crmlab.analyses import segmentation
 from crmlab.reporting import rejects_note, setup_display
 from crmlab.reporting import segmentation as report
+from crmlab.reporting.checks import checks_note
+from crmlab.reporting.segmentation_explorer import (
+    explorer_compliance,
+    explorer_table,
+    explorer_widget,
+    segmentation_explorer,
+)
 
 setup_display()
 
@@ -204,7 +211,7 @@ report.cluster_stability(result.clusters)
 # %%
 checks = report.recorded_checks(result, data_dir)
 assert checks["within"].all(), checks
-print(report.checks_note(checks))
+print(checks_note(checks, "clustering figures"))
 
 # %% tags=["nbval-ignore-output"]
 report.view(result.profiles, 2)
@@ -263,17 +270,17 @@ report.view(result.funnel, 2)
 # update. (Interactive in Jupyter; the default view is printed below.)
 
 # %% tags=["nbval-ignore-output"]
-explorer = report.segmentation_explorer(result)
-report.explorer_widget(explorer)
+explorer = segmentation_explorer(result)
+explorer_widget(explorer)
 
 # %%
-report.explorer_table(explorer, "grades")
+explorer_table(explorer, "grades")
 
 # %% tags=["nbval-ignore-output"]
-report.explorer_table(explorer, "segments")
+explorer_table(explorer, "segments")
 
 # %%
-report.explorer_compliance(result, explorer)
+explorer_compliance(result, explorer)
 
 # %%
 result.save(out_dir)

@@ -16,6 +16,7 @@ from crmlab.features.segmentation import Skipped, run_part, segmentation_parts
 from crmlab.features.volumes import recent_sell_out
 from crmlab.models.segmentation import DoctorGrader, doctor_value_estimate, grade_doctors, grading_params
 from crmlab.reporting import segmentation as report
+from crmlab.reporting.segmentation_explorer import SegmentationExplorer
 from crmlab.simulate import simulate
 
 
@@ -184,7 +185,7 @@ def test_grading_and_value_estimate_without_visits_or_prescriptions(demo_world):
     assert isinstance(run_part(parts, "call_plan", call_plan_compliance, t["visits"], t["reps"],
         graded, QUOTA), Skipped)
     # the explorer still regrades; its compliance table is empty
-    explorer = report.SegmentationExplorer(indicators, t["visits"], t["reps"], params={}, quota=QUOTA,
+    explorer = SegmentationExplorer(indicators, t["visits"], t["reps"], params={}, quota=QUOTA,
         segments=Skipped("clusters", "visits"))
     before = explorer.tables["grades"].copy()
     explorer.weights["tier"].value = 0.9
@@ -246,3 +247,35 @@ def test_run_doctor_profiles_without_visits(tmp_path):
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert "Call plan and SFE KPIs: not available - needs the visits table(s)" in html
     assert "Traceback" not in html
+
+
+def test_run_in_python_on_sales_only_market(tmp_path):
+    from crmlab.analyses import segmentation
+    from crmlab.reporting.segmentation import key_findings, recorded_checks
+
+    world = simulate("sample", seed=3)
+    result = segmentation.run(_write_without(world, tmp_path / "data", SALES_ONLY), seed=3)
+    assert isinstance(result.params, segmentation.SegmentationParams) and result.params.seed == 3
+    summary = result.summary()
+    assert {p for p, status in summary["parts"].items() if status == "ran"} == {"account_segments",
+                                                                               "account_deciles"}
+    assert summary["rejects"]["rows"] == 0
+    assert isinstance(result.graded, Skipped) and isinstance(result.clusters, Skipped)
+    assert result.tables["doctors"].empty and list(result.tables["compliance"].columns)[0] == "rep_id"
+    assert set(result.tables) == {"doctors", "accounts", "compliance"}
+    assert sum(summary["quadrant_counts"].values()) == len(result.tables["accounts"])
+    findings = key_findings(result)
+    assert findings[0].startswith(f"{len(world.tables['accounts'])} accounts by potential")
+    assert "Call plan and SFE KPIs (needs doctors, reps, visits)" in findings[-1]
+    assert recorded_checks(result, tmp_path / "data").empty  # nothing recorded for other data
+
+
+def test_parameters_are_checked_by_name_and_type():
+    from crmlab.analyses import segmentation
+    from crmlab.analyses.base import ParameterError
+
+    with pytest.raises(ParameterError, match="did you mean 'weight_tier'"):
+        segmentation.run("data/sample", weight_tie=0.4)
+    with pytest.raises(ParameterError, match="'tier_points' must be dict"):
+        segmentation.run("data/sample", tier_points=[100, 80])
+    assert segmentation.SegmentationParams.check({"quota_a": 6}).quota_a == 6.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crmlab.features.indicators import doctor_indicators
-from crmlab.reporting import segmentation as report
+from crmlab.reporting.segmentation_explorer import SegmentationExplorer, explorer_tables
 from crmlab.simulate import simulate
 
 
@@ -26,7 +26,7 @@ def _indicators(world, prescriptions=True):
 def test_explorer_widgets_update_tables(sample_world):
     t = sample_world.tables
     indicators = _indicators(sample_world)
-    explorer = report.SegmentationExplorer(indicators, t["visits"], t["reps"], params={}, quota=QUOTA)
+    explorer = SegmentationExplorer(indicators, t["visits"], t["reps"], params={}, quota=QUOTA)
     before = {k: v.copy() for k, v in explorer.tables.items()}
     html_before = explorer.html["grades"].value
 
@@ -34,7 +34,7 @@ def test_explorer_widgets_update_tables(sample_world):
     assert not explorer.tables["grades"].equals(before["grades"])
     assert explorer.html["grades"].value != html_before
     assert explorer.tables["grades"].equals(
-        report.explorer_tables(indicators, t["visits"], t["reps"], params={**explorer.current_params()},
+        explorer_tables(indicators, t["visits"], t["reps"], params={**explorer.current_params()},
         quota=QUOTA)["grades"])
 
     explorer.thresholds["A"].value = 100.0
