@@ -16,6 +16,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from crmlab.features.common import own_product_ids
+
 CHANNELS = ("face_to_face", "remote", "phone", "email", "messaging", "other")
 
 
@@ -94,16 +96,6 @@ def _long(keys: dict[str, pd.Index | np.ndarray], months: pd.DatetimeIndex, n_ro
     return pd.DataFrame(frame)
 
 
-def _own_products(products: pd.DataFrame | None, product_ids: Iterable[str] | None) -> list[str] | None:
-    if product_ids is not None:
-        return [product_ids] if isinstance(product_ids, str) else list(product_ids)
-    if products is None or not len(products):
-        return None
-    own = products.loc[~products.get("is_competitor", pd.Series(False, index=products.index))
-                       .fillna(False).astype(bool), "product_id"]
-    return own.tolist()
-
-
 def doctor_month_panel(doctors: pd.DataFrame, visits: pd.DataFrame, prescriptions: pd.DataFrame | None = None,
                        *, events: pd.DataFrame | None = None, event_attendance: pd.DataFrame | None = None,
                        products: pd.DataFrame | None = None, product_ids: Iterable[str] | str | None = None,
@@ -143,7 +135,7 @@ def doctor_month_panel(doctors: pd.DataFrame, visits: pd.DataFrame, prescription
     0 2025-01-01  0.0     1.0            1.0
     1 2025-02-01  3.0     0.0            0.5
     """
-    products_kept = _own_products(products, product_ids)
+    products_kept = own_product_ids(products, product_ids)
     if prescriptions is not None and products_kept is not None:
         prescriptions = prescriptions[prescriptions["product_id"].isin(products_kept)]
     completed = visits[visits.get("status", pd.Series("completed", index=visits.index))
@@ -205,7 +197,7 @@ def account_month_panel(accounts: pd.DataFrame, sales: pd.DataFrame | None = Non
     >>> account_month_panel(accounts, sales)[["sell_out", "returns"]].to_numpy().tolist()
     [[8.0, 2.0]]
     """
-    products_kept = _own_products(products, product_ids)
+    products_kept = own_product_ids(products, product_ids)
     if sales is not None and products_kept is not None:
         sales = sales[sales["product_id"].isin(products_kept)]
     if prescriptions is not None and products_kept is not None:

@@ -1,7 +1,7 @@
-"""Segmentation models: the doctor grading scorer and behavioural clusters.
+"""Segmentation models: the doctor grading scorer and the value estimate built on it.
 
 ``DoctorGrader`` turns the raw indicators of
-:func:`crmlab.features.segmentation.doctor_indicators` into points, a score and a grade:
+:func:`crmlab.features.indicators.doctor_indicators` into points, a score and a grade:
 
 .. math::
 
@@ -13,41 +13,105 @@ doctors the grader was fitted on (department outpatients, beds, prescription vol
 Fitting learns only those percentile references, so a grader fitted on all doctors
 scores a filtered subset on the same scale.
 
-``BehaviourClusters`` standardises behavioural features, fits k-means for each ``k``
-in a range, picks ``k`` by silhouette (BIC of a diagonal Gaussian mixture is reported
-alongside), and reports stability as the adjusted Rand index between the clustering
-and clusterings refitted on bootstrap resamples (mean, standard error, percentile
-interval).
+:func:`doctor_value_estimate` needs no doctor-level data: it apportions each account's
+sell-out over its doctors by their grading score without volume.
+
+Behavioural clusters are in :mod:`crmlab.models.clusters`.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score, silhouette_score
-from sklearn.mixture import GaussianMixture
-from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
-from crmlab.features.segmentation import (
-    DEFAULT_TIER_POINTS,
-    DEFAULT_TITLE_POINTS,
-    INDICATORS,
-    apportion_account_value,
-    assign_grades,
-    percentile_points,
-    table_points,
-    weighted_score,
-)
+from crmlab.features.volumes import as_float, as_text
 
+GRADES = ("A", "B", "C", "D")
+INDICATORS = ("tier", "title", "outpatients", "beds", "volume")
+PERCENTILE_INDICATORS = ("outpatients", "beds", "volume")
 DEFAULT_WEIGHTS = {"tier": 0.2, "title": 0.2, "outpatients": 0.15, "beds": 0.1, "volume": 0.35}
 DEFAULT_THRESHOLDS = {"A": 75.0, "B": 60.0, "C": 40.0}
-PERCENTILE_INDICATORS = ("outpatients", "beds", "volume")
+DEFAULT_TIER_POINTS = {"3A": 100, "3B": 80, "2A": 60, "2B": 40, "1": 20, "other": 10}
+DEFAULT_TITLE_POINTS = {"chief": 100, "associate_chief": 75, "attending": 50, "resident": 25,
+                        "other": 25}
+
+
+def percentile_points(values: np.ndarray | pd.Series, reference: np.ndarray) -> np.ndarray:
+    """Mid-rank percentile (0–100) of each value within the sorted ``reference``; NaN stays NaN.
+
+    Ties share the middle of their ranks, so a mass of zero volumes does not score 0 or 100.
+
+    Examples
+    --------
+    >>> percentile_points(np.array([1.0, 3.0, np.nan]), np.array([1.0, 2.0, 3.0, 4.0])).tolist()
+    [12.5, 62.5, nan]
+    """
+    values = np.asarray(values, dtype=float)
+    reference = np.asarray(reference, dtype=float)
+    if not len(reference):
+        return np.full(len(values), np.nan)
+    below = np.searchsorted(reference, values, side="left")
+    up_to = np.searchsorted(reference, values, side="right")
+    points = 100.0 * (below + up_to) / (2.0 * len(reference))
+    return np.where(np.isnan(values), np.nan, points)
+
+
+def table_points(values: pd.Series, points: Mapping[str, float]) -> np.ndarray:
+    """Points from a lookup table; values not in the table take ``points["other"]`` (or 0).
+
+    Examples
+    --------
+    >>> table_points(pd.Series(["3A", "9Z"]), {"3A": 100, "other": 10}).tolist()
+    [100.0, 10.0]
+    """
+    fallback = float(points.get("other", 0.0))
+    return as_text(values).map({str(k): float(v) for k, v in points.items()}).astype(float) \
+        .fillna(fallback).to_numpy()
+
+
+def weighted_score(points: pd.DataFrame, weights: Mapping[str, float]) -> np.ndarray:
+    """Weighted mean of indicator points, renormalised over the indicators a doctor has.
+
+    A doctor missing an indicator (NaN points) is scored on the others, so a missing
+    department size neither rewards nor punishes.
+
+    Examples
+    --------
+    >>> points = pd.DataFrame({"tier": [100.0, 100.0], "title": [50.0, np.nan]})
+    >>> weighted_score(points, {"tier": 0.5, "title": 0.5}).tolist()
+    [75.0, 100.0]
+    """
+    used = [k for k, w in weights.items() if w and k in points]
+    if not used:
+        raise ValueError("grading weights are all zero (or name no known indicator: "
+                         f"{', '.join(INDICATORS)})")
+    if any(weights[k] < 0 for k in used):
+        raise ValueError(f"grading weights must be >= 0, got {dict(weights)}")
+    p = points[used].to_numpy(float)
+    w = np.array([float(weights[k]) for k in used])
+    present = ~np.isnan(p)
+    total = (present * w).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, np.nansum(p * w, axis=1) / total, np.nan)
+
+
+def assign_grades(score: np.ndarray | pd.Series, thresholds: Mapping[str, float]) -> np.ndarray:
+    """Grades from score thresholds: A if score ≥ ``thresholds["A"]``, then B, C, else D.
+
+    Examples
+    --------
+    >>> assign_grades(np.array([80.0, 55.0, 31.0, 5.0]), {"A": 70, "B": 50, "C": 30}).tolist()
+    ['A', 'B', 'C', 'D']
+    """
+    a, b, c = (float(thresholds[g]) for g in ("A", "B", "C"))
+    if not a >= b >= c:
+        raise ValueError(f"grade thresholds must satisfy A >= B >= C, got A={a}, B={b}, C={c}")
+    score = np.asarray(score, dtype=float)
+    return np.select([score >= a, score >= b, score >= c], ["A", "B", "C"], "D").astype(object)
 
 
 def grading_params(params: Mapping) -> dict:
@@ -94,7 +158,7 @@ class DoctorGrader(TransformerMixin, BaseEstimator):
     Examples
     --------
     >>> from crmlab.simulate import simulate
-    >>> from crmlab.features.segmentation import doctor_indicators
+    >>> from crmlab.features.indicators import doctor_indicators
     >>> w = simulate("sample", seed=1)
     >>> ind = doctor_indicators(w.tables["doctors"], w.tables["accounts"], w.tables["prescriptions"],
     ...                         products=w.tables["products"])
@@ -167,6 +231,68 @@ class DoctorGrader(TransformerMixin, BaseEstimator):
         return self.transform(X)["grade"].to_numpy()
 
 
+def grade_doctors(grader: DoctorGrader, indicators: pd.DataFrame) -> pd.DataFrame:
+    """``doctor_id``, where the doctor sits (region, territory, specialty), points, score and grade.
+
+    Examples
+    --------
+    >>> ind = pd.DataFrame({"doctor_id": ["D1"], "region": ["N"], "territory_id": ["T1"],
+    ...     "specialty": ["cardiology"], "tier": ["3A"], "title": ["chief"]})
+    >>> list(grade_doctors(DoctorGrader().fit(ind), ind).columns[:5])
+    ['doctor_id', 'region', 'territory_id', 'specialty', 'points_tier']
+    """
+    graded = grader.transform(indicators).reset_index(drop=True)
+    place = indicators[["region", "territory_id", "specialty"]].reset_index(drop=True)
+    return pd.concat([graded.iloc[:, :1], place, graded.iloc[:, 1:]], axis=1)
+
+
+def grade_table(graded: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """Doctors per grade (A–D, all present), with shares; per ``by`` column if given.
+
+    Examples
+    --------
+    >>> grade_table(pd.DataFrame({"grade": ["A", "B", "B"]}))["doctors"].tolist()
+    [1, 2, 0, 0]
+    """
+    if by is None:
+        counts = graded["grade"].value_counts().reindex(list(GRADES), fill_value=0)
+        out = pd.DataFrame({"grade": list(GRADES), "doctors": counts.to_numpy().astype(int)})
+        out["share"] = (out["doctors"] / max(int(out["doctors"].sum()), 1)).round(3)
+        return out
+    table = pd.crosstab(graded[by], graded["grade"]).reindex(columns=list(GRADES), fill_value=0)
+    table.columns.name = None
+    return table
+
+
+def apportion_account_value(doctor_weight: pd.DataFrame, account_value: pd.Series) -> pd.Series:
+    """Split each account's value (e.g. monthly sell-out) across its doctors by weight.
+
+    ``value_i = account_value[a] * weight_i / sum_{j in a} weight_j``; an account whose
+    weights are all zero splits equally. Doctors of accounts without a value get 0.
+
+    Parameters
+    ----------
+    doctor_weight : DataFrame
+        ``doctor_id, account_id, weight`` (weight ≥ 0).
+    account_value : Series
+        Indexed by ``account_id``.
+
+    Examples
+    --------
+    >>> w = pd.DataFrame({"doctor_id": ["D1", "D2"], "account_id": ["A1", "A1"], "weight": [3.0, 1.0]})
+    >>> apportion_account_value(w, pd.Series({"A1": 8.0})).tolist()
+    [6.0, 2.0]
+    """
+    weight = pd.Series(np.clip(as_float(doctor_weight["weight"]), 0, None), index=doctor_weight.index)
+    weight = weight.fillna(0.0)
+    account = as_text(doctor_weight["account_id"])
+    total = weight.groupby(account).transform("sum")
+    count = weight.groupby(account).transform("size")
+    share = np.where(total > 0, weight / total.where(total > 0, 1.0), 1.0 / count)
+    value = account.map(account_value).astype(float).fillna(0.0).to_numpy()
+    return pd.Series(value * share, index=as_text(doctor_weight["doctor_id"]).to_numpy(), name="value_estimate")
+
+
 def doctor_value_estimate(indicators: pd.DataFrame, grader: DoctorGrader, account_value: pd.Series,
                           *, power: float = 2.0) -> pd.Series:
     """Value per doctor without doctor-level data: account sell-out apportioned by grading.
@@ -179,7 +305,8 @@ def doctor_value_estimate(indicators: pd.DataFrame, grader: DoctorGrader, accoun
     Examples
     --------
     >>> from crmlab.simulate import simulate
-    >>> from crmlab.features.segmentation import doctor_indicators, account_sell_out, period_months
+    >>> from crmlab.features.indicators import doctor_indicators
+    >>> from crmlab.features.volumes import account_sell_out, period_months
     >>> w = simulate("sample", seed=1)
     >>> ind = doctor_indicators(w.tables["doctors"], w.tables["accounts"])
     >>> sell_out = account_sell_out(w.tables["sales"], period_months(pd.Timestamp("2025-12-01"), 12))
@@ -194,140 +321,14 @@ def doctor_value_estimate(indicators: pd.DataFrame, grader: DoctorGrader, accoun
     return apportion_account_value(weight, account_value)
 
 
-class BehaviourClusters(ClusterMixin, BaseEstimator):
-    """k-means on standardised features with ``k`` chosen on evidence and bootstrap stability.
-
-    Parameters
-    ----------
-    k_min, k_max : int
-        Range of cluster counts tried (capped below the number of samples).
-    n_bootstrap : int
-        Bootstrap refits for the stability (adjusted Rand index) estimate.
-    max_samples : int
-        Selection, silhouette, BIC and bootstrap use a random subsample of at most
-        this many rows (silhouette is quadratic in rows); the final k-means is fitted
-        on all rows.
-    random_state : int
-
-    Attributes
-    ----------
-    selection_ : DataFrame
-        ``k, silhouette, bic, inertia`` for each k tried.
-    n_clusters_ : int
-        The k with the highest silhouette (ties: the smaller k).
-    labels_ : ndarray
-        Cluster 0 … k−1 of each training row, ordered by descending mean of the first
-        feature so that labels are stable and readable.
-    silhouette_ : float
-    stability_ : DataFrame
-        One row: ``estimate, std_error, ci_low, ci_high, n_bootstrap, method``.
+def value_vs_volume(indicators: pd.DataFrame, value_estimate: pd.Series) -> pd.DataFrame:
+    """Spearman correlation of the value estimate with the doctors' observed prescription volume.
 
     Examples
     --------
-    >>> from sklearn.datasets import make_blobs
-    >>> X, _ = make_blobs(300, centers=3, random_state=0)
-    >>> BehaviourClusters(k_max=5, n_bootstrap=5).fit(X).n_clusters_
-    3
+    >>> ind = pd.DataFrame({"doctor_id": ["D1", "D2", "D3"], "volume": [1.0, 5.0, 3.0]})
+    >>> value_vs_volume(ind, pd.Series({"D1": 0.1, "D2": 0.9, "D3": 0.2})).loc["volume", "value_estimate"]
+    np.float64(1.0)
     """
-
-    def __init__(self, k_min=2, k_max=8, n_bootstrap=20, max_samples=3000, random_state=0):
-        self.k_min = k_min
-        self.k_max = k_max
-        self.n_bootstrap = n_bootstrap
-        self.max_samples = max_samples
-        self.random_state = random_state
-
-    def fit(self, X, y=None):
-        X = validate_data(self, X, dtype=np.float64)
-        n = X.shape[0]
-        if n < 3:
-            raise ValueError(f"BehaviourClusters needs at least 3 samples, got n_samples={n}")
-        rng = np.random.default_rng(self.random_state)
-        self.scaler_ = StandardScaler().fit(X)
-        Z = self.scaler_.transform(X)
-        sub = np.sort(rng.choice(n, self.max_samples, replace=False)) if n > self.max_samples else np.arange(n)
-        Zs = Z[sub]
-        distinct = len(np.unique(Zs, axis=0))
-        k_max = int(min(self.k_max, distinct - 1, len(Zs) - 1))
-        k_min = int(min(self.k_min, k_max))
-        rows = []
-        with warnings.catch_warnings():
-            # k-means warns when it finds fewer distinct clusters than asked (tiny data)
-            warnings.simplefilter("ignore")
-            for k in range(max(k_min, 2), max(k_max, 2) + 1):
-                km = KMeans(k, n_init=4, random_state=self.random_state).fit(Zs)
-                labels = km.labels_
-                sil = silhouette_score(Zs, labels) if 1 < len(np.unique(labels)) < len(Zs) else np.nan
-                gm = GaussianMixture(k, covariance_type="diag", random_state=self.random_state,
-                                     reg_covar=1e-4).fit(Zs)
-                rows.append((k, sil, gm.bic(Zs), km.inertia_))
-        self.selection_ = pd.DataFrame(rows, columns=["k", "silhouette", "bic", "inertia"])
-        if self.selection_["silhouette"].notna().any():
-            best = self.selection_.loc[self.selection_["silhouette"].idxmax()]
-        else:
-            best = self.selection_.iloc[0]
-        self.n_clusters_ = int(best["k"])
-        self.silhouette_ = float(best["silhouette"])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.kmeans_ = KMeans(self.n_clusters_, n_init=4, random_state=self.random_state).fit(Z)
-            # relabel by descending centre of the first feature: stable, readable order
-            order = np.argsort(-self.kmeans_.cluster_centers_[:, 0], kind="stable")
-            self._relabel = np.empty_like(order)
-            self._relabel[order] = np.arange(len(order))
-            self.labels_ = self._relabel[self.kmeans_.labels_]
-            self.cluster_centers_ = self.scaler_.inverse_transform(self.kmeans_.cluster_centers_[order])
-            reference = self._relabel[self.kmeans_.predict(Zs)]
-            scores = []
-            for b in range(self.n_bootstrap):
-                idx = rng.integers(0, len(Zs), len(Zs))
-                km = KMeans(self.n_clusters_, n_init=2, random_state=self.random_state + b + 1).fit(Zs[idx])
-                scores.append(adjusted_rand_score(reference, km.predict(Zs)))
-        scores = np.array(scores, dtype=float)
-        self.stability_ = pd.DataFrame([{
-            "estimate": float(scores.mean()) if len(scores) else np.nan,
-            "std_error": float(scores.std(ddof=1)) if len(scores) > 1 else np.nan,
-            "ci_low": float(np.percentile(scores, 2.5)) if len(scores) else np.nan,
-            "ci_high": float(np.percentile(scores, 97.5)) if len(scores) else np.nan,
-            "n_bootstrap": int(len(scores)),
-            "method": "bootstrap adjusted Rand index vs the full-sample clustering",
-        }])
-        return self
-
-    def predict(self, X):
-        check_is_fitted(self, "kmeans_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        return self._relabel[self.kmeans_.predict(self.scaler_.transform(X))]
-
-
-def cluster_profiles(features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
-    """Mean of each feature per cluster, its size and a name from its two most distinctive features.
-
-    A feature's distinctiveness is the cluster mean's z-score against all doctors; the
-    name reads e.g. ``"high volume, low remote_share"``.
-
-    Examples
-    --------
-    >>> f = pd.DataFrame({"volume": [1.0, 1.1, 5.0, 5.2], "events": [0.0, 0.0, 1.0, 0.0]})
-    >>> cluster_profiles(f, np.array([1, 1, 0, 0]))["name"].tolist()
-    ['high volume, high events', 'low volume, low events']
-    """
-    labels = np.asarray(labels)
-    means = features.groupby(labels).mean()
-    sd = features.std(ddof=0).replace(0, np.nan)
-    z = (means - features.mean()) / sd
-    names = []
-    for cluster in means.index:
-        row = z.loc[cluster].fillna(0.0)
-        top = row.abs().sort_values(ascending=False, kind="stable").index[:2]
-        names.append(", ".join(f"{'high' if row[c] > 0 else 'low'} {c}" for c in top))
-    seen: dict[str, int] = {}
-    for i, name in enumerate(names):
-        seen[name] = seen.get(name, 0) + 1
-        if seen[name] > 1:
-            names[i] = f"{name} ({seen[name]})"
-    out = means.copy()
-    out.insert(0, "doctors", pd.Series(labels).value_counts().reindex(means.index).to_numpy())
-    out.insert(0, "name", names)
-    out.index.name = "cluster"
-    return out.reset_index()
+    table = indicators.assign(value_estimate=indicators["doctor_id"].map(value_estimate).to_numpy())
+    return table[["volume", "value_estimate"]].corr(method="spearman")

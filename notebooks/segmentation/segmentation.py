@@ -38,13 +38,16 @@
 # %matplotlib inline
 import matplotlib.pyplot as plt
 
-import crmlab.config
-import crmlab.io
-from crmlab.features import doctor_month_panel
-from crmlab.features import segmentation as seg
-from crmlab.models.segmentation import doctor_value_estimate
-from crmlab.reporting import save_outputs, setup_display
+from crmlab.analyses import segmentation
+from crmlab.reporting import rejects_note, setup_display
 from crmlab.reporting import segmentation as report
+from crmlab.reporting.checks import checks_note
+from crmlab.reporting.segmentation_explorer import (
+    explorer_compliance,
+    explorer_table,
+    explorer_widget,
+    segmentation_explorer,
+)
 
 setup_display()
 
@@ -61,9 +64,9 @@ weight_beds = 0.1
 weight_volume = 0.35
 tier_points = {"3A": 100, "3B": 80, "2A": 60, "2B": 40, "1": 20, "other": 10}
 title_points = {"chief": 100, "associate_chief": 75, "attending": 50, "resident": 25, "other": 25}
-grade_a_min = 75
-grade_b_min = 60
-grade_c_min = 40
+grade_a_min = 75.0
+grade_b_min = 60.0
+grade_c_min = 40.0
 volume_months = 12
 apportion_power = 2.0
 potential_split = 0.5
@@ -71,10 +74,10 @@ adoption_split = 0.5
 cluster_k_min = 2
 cluster_k_max = 8
 cluster_bootstrap = 20
-quota_a = 4
-quota_b = 2
-quota_c = 1
-quota_d = 0
+quota_a = 4.0
+quota_b = 2.0
+quota_c = 1.0
+quota_d = 0.0
 compliance_alert = 0.8
 unseen_weeks = 8
 funnel_months = 3
@@ -84,30 +87,17 @@ quality_weight_product = 0.2
 quality_weight_status = 0.1
 quality_channel_points = {"face_to_face": 1.0, "remote": 0.6, "phone": 0.3, "messaging": 0.2, "email": 0.1,
                           "other": 0.2}
-quality_target_minutes = 15
+quality_target_minutes = 15.0
 
 # %%
-ds = crmlab.io.load(crmlab.config.resolve_path(data_dir), encoding=encoding, allow_rejects=allow_rejects)
-params = dict(
-    weight_tier=weight_tier, weight_title=weight_title, weight_outpatients=weight_outpatients,
-    weight_beds=weight_beds, weight_volume=weight_volume, tier_points=tier_points, title_points=title_points,
-    grade_a_min=grade_a_min, grade_b_min=grade_b_min, grade_c_min=grade_c_min,
-    quota_a=quota_a, quota_b=quota_b, quota_c=quota_c, quota_d=quota_d,
-    quality_weight_channel=quality_weight_channel, quality_weight_duration=quality_weight_duration,
-    quality_weight_product=quality_weight_product, quality_weight_status=quality_weight_status,
-    quality_channel_points=quality_channel_points, quality_target_minutes=quality_target_minutes,
-)
-parts = seg.segmentation_parts(ds)
-quota = seg.quota_from_params(params)
-own_products = seg.own_product_ids(ds.products)
-indicators = report.run_part(parts, "doctor_grading", seg.doctor_indicators, ds.doctors, ds.accounts,
-                             ds.prescriptions, products=ds.products, volume_months=volume_months)
-grader = report.run_part(parts, "doctor_grading", report.fit_grader, indicators, params)
-graded = report.run_part(parts, "doctor_grading", report.grade_doctors, grader, indicators)
-account_value = report.run_part(parts, "value_estimate", seg.recent_sell_out, ds.sales, months=volume_months,
-                                products=ds.products)
-value_estimate = report.run_part(parts, "value_estimate", doctor_value_estimate, indicators, grader,
-                                 account_value, power=apportion_power)
+result = segmentation.run(data_dir, **segmentation.SegmentationParams.pick(globals()))
+print(rejects_note(result.rejects))
+
+# %% [markdown]
+# ## Key findings
+
+# %%
+print(*report.key_findings(result), sep="\n")
 
 # %% [markdown]
 # ## What this data supports
@@ -117,7 +107,7 @@ value_estimate = report.run_part(parts, "value_estimate", doctor_value_estimate,
 # `doctors`, the call plan needs `reps` and `visits`. Skipped parts say so below.
 
 # %%
-report.parts_table(parts)
+report.parts_table(result.parts)
 
 # %% [markdown]
 # ## Doctor grading
@@ -126,13 +116,13 @@ report.parts_table(parts)
 # then the number of doctors per grade.
 
 # %%
-report.grading_weights(grader)
+report.grading_weights(result.grader)
 
 # %%
-report.grade_table(graded)
+report.grade_table(result.graded)
 
 # %%
-report.plot_grade_distribution(graded, by="region")
+report.plot_grade_distribution(result.graded, by="region")
 plt.show()
 
 # %% [markdown]
@@ -140,7 +130,7 @@ plt.show()
 # columns: grades with the tier weight raised by 0.3 (everything else unchanged).
 
 # %%
-report.grade_shift(indicators, params, {"weight_tier": weight_tier + 0.3})
+report.grade_shift(result.indicators, result.params, {"weight_tier": weight_tier + 0.3})
 
 # %% [markdown]
 # ## Value estimate without doctor-level prescriptions
@@ -153,7 +143,7 @@ report.grade_shift(indicators, params, {"weight_tier": weight_tier + 0.3})
 # far it can be trusted.
 
 # %%
-report.run_part(parts, "value_check", report.value_vs_volume, indicators, value_estimate)
+report.view(result.value_check, 3)
 
 # %% [markdown]
 # ## Deciles
@@ -164,30 +154,16 @@ report.run_part(parts, "value_check", report.value_vs_volume, indicators, value_
 # Migration: decile in the previous period (rows) against the latest period (columns).
 
 # %%
-deciles = report.run_part(parts, "doctor_deciles", report.doctor_deciles, ds.prescriptions, products=ds.products,
-                          months=volume_months, fallback=value_estimate)
-value_before = report.run_part(parts, "value_estimate", doctor_value_estimate, indicators, grader,
-                               report.run_part(parts, "value_estimate", seg.recent_sell_out, ds.sales,
-                                               months=volume_months, lag=volume_months, products=ds.products),
-                               power=apportion_power)
-deciles_before = report.run_part(parts, "doctor_deciles", report.doctor_deciles, ds.prescriptions,
-                                 products=ds.products, months=volume_months, lag=volume_months,
-                                 fallback=value_before)
-report.decile_counts(deciles)
+report.decile_counts(result.deciles)
 
 # %%
-report.migration(deciles_before, deciles)
+report.migration(result.deciles_before, result.deciles)
 
 # %%
-account_deciles = report.run_part(parts, "account_deciles", seg.account_deciles, ds.sales, accounts=ds.accounts,
-                                  products=ds.products, months=volume_months)
-account_deciles_before = report.run_part(parts, "account_deciles", seg.account_deciles, ds.sales,
-                                         accounts=ds.accounts, products=ds.products, months=volume_months,
-                                         lag=volume_months)
-report.decile_counts(account_deciles)
+report.decile_counts(result.account_deciles)
 
 # %%
-report.migration(account_deciles_before, account_deciles)
+report.migration(result.account_deciles_before, result.account_deciles)
 
 # %% [markdown]
 # ## Accounts: potential × adoption
@@ -199,13 +175,10 @@ report.migration(account_deciles_before, account_deciles)
 # **Defend** (high, high), **Grow** (low, low), **Maintain** (low, high).
 
 # %%
-accounts = report.run_part(parts, "account_segments", seg.account_segments, ds.accounts, doctors=ds.doctors,
-                           prescriptions=ds.prescriptions, sales=ds.sales, products=ds.products,
-                           months=volume_months, potential_split=potential_split, adoption_split=adoption_split)
-report.quadrant_table(accounts)
+report.quadrant_table(result.accounts)
 
 # %%
-report.plot_potential_adoption(accounts)
+report.plot_potential_adoption(result.accounts)
 plt.show()
 
 # %% [markdown]
@@ -214,33 +187,37 @@ plt.show()
 # Features per doctor over the last `volume_months` months: volume, trend,
 # responsiveness to visits, visit frequency, events attended, share of remote visits.
 # k-means for each k; the k with the highest silhouette is kept.
+#
+# k-means, the silhouette and the bootstrap depend on the order of floating-point sums
+# (numerical library, threads), so their last digits may differ between machines: the
+# cluster tables below are shown but not compared digit by digit, and the check cell
+# after them holds the chosen k, the silhouette and the stability to the values recorded
+# on the committed sample, within a stated tolerance.
+
+# %% tags=["nbval-ignore-output"]
+report.cluster_selection(result.clusters)
 
 # %%
-panel = report.run_part(parts, "clusters", doctor_month_panel, ds.doctors, ds.visits, ds.prescriptions,
-                        events=ds.events, event_attendance=ds.event_attendance, products=ds.products)
-behaviour = report.run_part(parts, "clusters", seg.doctor_behaviour, panel, months=volume_months)
-clusters = report.run_part(parts, "clusters", report.fit_clusters, behaviour, k_min=cluster_k_min,
-                           k_max=cluster_k_max, n_bootstrap=cluster_bootstrap, random_state=seed)
-report.cluster_selection(clusters)
-
-# %%
-report.plot_cluster_selection(report.cluster_selection(clusters))
+report.plot_cluster_selection(report.cluster_selection(result.clusters))
 plt.show()
 
 # %% [markdown]
 # Stability: adjusted Rand index between the clustering and clusterings refitted on
 # bootstrap resamples (1 = identical, 0 = chance).
 
-# %%
-report.cluster_stability(clusters)
+# %% tags=["nbval-ignore-output"]
+report.cluster_stability(result.clusters)
 
 # %%
-profiles = report.profile_clusters(behaviour, clusters)
-segments = report.doctor_segments(behaviour, clusters, profiles)
-report.view(profiles, 2)
+checks = report.recorded_checks(result, data_dir)
+assert checks["within"].all(), checks
+print(checks_note(checks, "clustering figures"))
+
+# %% tags=["nbval-ignore-output"]
+report.view(result.profiles, 2)
 
 # %%
-report.plot_cluster_profiles(profiles)
+report.plot_cluster_profiles(result.profiles)
 plt.show()
 
 # %% [markdown]
@@ -253,13 +230,10 @@ plt.show()
 # doctors seen.
 
 # %%
-compliance = report.run_part(parts, "call_plan", seg.call_plan_compliance, ds.visits, ds.reps, graded, quota)
-rep_kpis = report.run_part(parts, "call_plan", seg.sfe_kpis, compliance, quota, by="rep_id")
-manager_kpis = report.run_part(parts, "call_plan", seg.sfe_kpis, compliance, quota, by="manager_id")
-report.latest_month(manager_kpis)
+report.latest_month(result.manager_kpis)
 
 # %%
-report.plot_compliance_heatmap(rep_kpis)
+report.plot_compliance_heatmap(result.rep_kpis)
 plt.show()
 
 # %% [markdown]
@@ -267,33 +241,26 @@ plt.show()
 # doctors not seen for `unseen_weeks` weeks.
 
 # %%
-report.view(report.run_part(parts, "call_plan", seg.compliance_alerts, rep_kpis, compliance_alert))
+report.view(result.alerts)
 
 # %%
-unseen = report.run_part(parts, "call_plan", seg.unseen_doctors, ds.visits, graded, weeks=unseen_weeks)
-report.view(unseen, rows=10)
+report.view(result.unseen, rows=10)
 
 # %% [markdown]
 # **Weekly plan vs actual** (last four weeks per rep) and **visit quality** per rep.
 
 # %%
-weekly = report.run_part(parts, "call_plan", seg.weekly_plan_vs_actual, ds.visits, compliance, quota,
-                         doctor_grades=graded)
-report.last_weeks(weekly)
+report.last_weeks(result.weekly)
 
 # %%
-quality = report.run_part(parts, "call_plan", seg.visit_quality, ds.visits, product_ids=own_products,
-                          **seg.quality_from_params(params))
-report.quality_by_rep(ds.visits, quality)
+report.view(result.rep_quality, 1)
 
 # %% [markdown]
 # **Adoption funnel** per territory and product over the last `funnel_months` months:
 # target doctors → reached → prescribing → growing.
 
 # %%
-funnel = report.run_part(parts, "funnel", seg.adoption_funnel, graded, ds.visits, ds.prescriptions, quota,
-                         product_ids=own_products, months=funnel_months)
-report.view(funnel, 2)
+report.view(result.funnel, 2)
 
 # %% [markdown]
 # ## Manager explorer
@@ -303,22 +270,17 @@ report.view(funnel, 2)
 # update. (Interactive in Jupyter; the default view is printed below.)
 
 # %% tags=["nbval-ignore-output"]
-explorer = report.run_part(parts, "explorer", report.SegmentationExplorer, indicators, ds.visits, ds.reps,
-                           params=params, quota=quota, segments=segments)
-report.explorer_widget(explorer)
+explorer = segmentation_explorer(result)
+explorer_widget(explorer)
 
 # %%
-report.explorer_table(explorer, "grades")
+explorer_table(explorer, "grades")
+
+# %% tags=["nbval-ignore-output"]
+explorer_table(explorer, "segments")
 
 # %%
-report.explorer_table(explorer, "segments")
+explorer_compliance(result, explorer)
 
 # %%
-report.run_part(parts, "call_plan", report.explorer_table, explorer, "compliance")
-
-# %%
-summary = report.segmentation_summary(parts, graded=graded, grader=grader, clusters=clusters, rep_kpis=rep_kpis,
-                                      unseen=unseen, accounts=accounts, compliance_alert=compliance_alert)
-save_outputs(out_dir, summary, report.segmentation_outputs(
-    indicators=indicators, graded=graded, deciles=deciles, segments=segments, value_estimate=value_estimate,
-    accounts=accounts, account_deciles=account_deciles, compliance=compliance, rep_kpis=rep_kpis, funnel=funnel))
+result.save(out_dir)
