@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -48,9 +49,11 @@ def _wait_for_server(url: str, process: subprocess.Popen, timeout: float) -> Non
         if process.poll() is not None:
             raise AssertionError(f"crmlab app exited with {process.returncode}")
         try:
-            # the API answers at once; the dashboard page itself renders only once its kernel ran
-            with urllib.request.urlopen(url + "api", timeout=5):
+            # any HTTP answer will do (the dashboard page itself renders only once its kernel ran)
+            with urllib.request.urlopen(url + "static/no-such-file", timeout=5):
                 return
+        except urllib.error.HTTPError:
+            return
         except OSError:
             time.sleep(0.5)
     raise AssertionError(f"crmlab app did not answer at {url} within {timeout:.0f} s")
