@@ -26,6 +26,8 @@ from pathlib import Path
 
 #: The Voilà notebook, inside the package (notebooks/ holds the analyses only).
 NOTEBOOK = Path(__file__).with_name("dashboard.ipynb")
+#: Where the dashboard's Voilà template lives (``voila/templates/crmlab``: lab, without CDN links).
+JUPYTER_DATA = Path(__file__).with_name("jupyter")
 #: Environment variables through which ``crmlab app`` tells the kernel what to show.
 DATA_ENV, REPORTS_ENV = "CRMLAB_APP_DATA", "CRMLAB_APP_REPORTS"
 
@@ -41,7 +43,7 @@ def voila_command(*, port: int = 8866, host: str = "127.0.0.1") -> list[str]:
     True
     """
     return [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}",
-            f"--Voila.ip={host}", "--theme=light", "--VoilaConfiguration.show_tracebacks=False"]
+            f"--Voila.ip={host}", "--theme=light", "--template=crmlab", "--VoilaConfiguration.show_tracebacks=False"]
 
 
 def app_environment(*, data: str | Path | None = None, reports: str | Path | None = None) -> dict:
@@ -49,6 +51,7 @@ def app_environment(*, data: str | Path | None = None, reports: str | Path | Non
     from crmlab.config import resolve_path
 
     env = {k: v for k, v in os.environ.items() if k not in (DATA_ENV, REPORTS_ENV)}
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(JUPYTER_DATA), os.environ.get("JUPYTER_PATH")) if p)
     if data is not None:
         env[DATA_ENV] = str(resolve_path(data))
     if reports is not None:
