@@ -43,7 +43,10 @@ def voila_command(*, port: int = 8866, host: str = "127.0.0.1") -> list[str]:
     True
     """
     return [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}",
-            f"--Voila.ip={host}", "--theme=light", "--template=crmlab", "--VoilaConfiguration.show_tracebacks=False"]
+            f"--Voila.ip={host}", "--theme=light", "--template=crmlab", "--VoilaConfiguration.show_tracebacks=False",
+            # only the widgets' front end: other JupyterLab extensions in the environment
+            # (jupytext's, for one) fail to load outside JupyterLab and log errors
+            "--VoilaConfiguration.extension_allowlist=@jupyter-widgets/jupyterlab-manager"]
 
 
 def app_environment(*, data: str | Path | None = None, reports: str | Path | None = None) -> dict:
