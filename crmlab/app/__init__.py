@@ -44,9 +44,9 @@ def voila_command(*, port: int = 8866, host: str = "127.0.0.1") -> list[str]:
     """
     return [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}",
             f"--Voila.ip={host}", "--theme=light", "--template=crmlab", "--VoilaConfiguration.show_tracebacks=False",
-            # only the widgets' front end: other JupyterLab extensions in the environment
-            # (jupytext's, for one) fail to load outside JupyterLab and log errors
-            "--VoilaConfiguration.extension_allowlist=@jupyter-widgets/jupyterlab-manager"]
+            # only Voilà's own widget manager: the JupyterLab extensions in the environment
+            # (built for a newer JupyterLab) fail to load in Voilà and log errors
+            "--VoilaConfiguration.extension_allowlist=@voila-dashboards/widgets-manager8"]
 
 
 def app_environment(*, data: str | Path | None = None, reports: str | Path | None = None) -> dict:
