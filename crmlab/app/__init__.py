@@ -28,6 +28,8 @@ from pathlib import Path
 NOTEBOOK = Path(__file__).with_name("dashboard.ipynb")
 #: Where the dashboard's Voilà template lives (``voila/templates/crmlab``: lab, without CDN links).
 JUPYTER_DATA = Path(__file__).with_name("jupyter")
+#: The front-end extensions the dashboard needs (ipywidgets 8 and Voilà's manager for it).
+WIDGET_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "@voila-dashboards/widgets-manager8")
 #: Environment variables through which ``crmlab app`` tells the kernel what to show.
 DATA_ENV, REPORTS_ENV = "CRMLAB_APP_DATA", "CRMLAB_APP_REPORTS"
 
@@ -44,9 +46,9 @@ def voila_command(*, port: int = 8866, host: str = "127.0.0.1") -> list[str]:
     """
     return [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}",
             f"--Voila.ip={host}", "--theme=light", "--template=crmlab", "--VoilaConfiguration.show_tracebacks=False",
-            # only Voilà's own widget manager: the JupyterLab extensions in the environment
-            # (built for a newer JupyterLab) fail to load in Voilà and log errors
-            "--VoilaConfiguration.extension_allowlist=@voila-dashboards/widgets-manager8"]
+            # only the widget managers: other JupyterLab extensions in the environment
+            # (jupytext's, for one) fail to load in Voilà and log errors in the console
+            *(f"--VoilaConfiguration.extension_allowlist={name}" for name in WIDGET_EXTENSIONS)]
 
 
 def app_environment(*, data: str | Path | None = None, reports: str | Path | None = None) -> dict:
