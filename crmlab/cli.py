@@ -10,12 +10,35 @@ from crmlab.config import ANALYSES
 
 
 def _parse_assignment(text: str) -> tuple[str, object]:
+    """``-p KEY=VALUE``: the key and the value read as YAML (``3``, ``true``, ``[a, b]``).
+
+    Raises
+    ------
+    ValueError
+        In one line naming the parameter, if there is no key or the value is not YAML.
+
+    Examples
+    --------
+    >>> _parse_assignment("horizon_months=6")
+    ('horizon_months', 6)
+    >>> _parse_assignment("x=[1")
+    Traceback (most recent call last):
+    ...
+    ValueError: -p x: '[1' is not a valid value: expected ',' or ']', ... quote it to pass text, ...
+    """
     import yaml
 
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"-p expects key=value, got {text!r}")
-    key, value = text.split("=", 1)
-    return key.strip(), yaml.safe_load(value)
+    from crmlab.config import yaml_problem
+
+    key, equals, value = text.partition("=")
+    key = key.strip()
+    if not equals or not key:
+        raise ValueError(f"-p expects KEY=VALUE, got {text!r}")
+    try:
+        return key, yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise ValueError(f"-p {key}: {value!r} is not a valid value: {yaml_problem(err)}; "
+                         f"quote it to pass text, e.g. -p '{key}=\"{value}\"'") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data", default=None, help="data directory (default: params or data/sample)")
     run.add_argument("--out", default="reports", help="output directory")
     run.add_argument("--params", default=None, help="YAML file of parameters")
-    run.add_argument("-p", dest="overrides", action="append", default=[], type=_parse_assignment,
-                     metavar="KEY=VALUE", help="override one parameter (repeatable)")
+    run.add_argument("-p", dest="overrides", action="append", default=[],
+                     metavar="KEY=VALUE",
+                     help="override one parameter, value in YAML (repeatable)")
 
     app = sub.add_parser("app", help="serve the managers' dashboard in the browser (Voila)")
     source = app.add_mutually_exclusive_group()
@@ -78,10 +102,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from crmlab.runner import RunError, run_analyses
 
+            try:
+                overrides = dict(_parse_assignment(text) for text in args.overrides)
+            except ValueError as err:
+                print(f"crmlab run: {err}", file=sys.stderr)
+                return 2
             analyses = list(ANALYSES) if args.analysis == "all" else [args.analysis]
             try:
                 run_analyses(analyses, data_dir=args.data, out_dir=args.out,
-                             params_file=args.params, overrides=dict(args.overrides))
+                             params_file=args.params, overrides=overrides)
             except RunError as err:
                 print(f"crmlab run failed: {err}", file=sys.stderr)
                 return 1

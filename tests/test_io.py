@@ -27,6 +27,11 @@ rep_id,territory_id,manager_id,hire_date,end_date
 R1,T1,M1,2020-01-15,
 R2,T2,M1,2021-06-01T09:30:00,2025-02-28
 """,
+    "rep_absences": """\
+rep_id,start_date,end_date,reason
+R1,2025-01-06,2025-01-10,training
+R2,2025-02-03,,sick
+""",
     "products": """\
 product_id,brand,therapeutic_area,unit_price,is_competitor
 P1,Cardiozol,cardio,12.5,false
@@ -164,7 +169,7 @@ def test_optional_tables_may_be_absent_and_come_back_empty(tmp_path):
 def test_sales_only_market_loads(tmp_path):
     data = write_tables(tmp_path, doctors=header_only("doctors"), reps=header_only("reps"),
                         visits=header_only("visits"), prescriptions=None, events=None,
-                        event_attendance=None)
+                        event_attendance=None, rep_absences=None)
     ds = load(data)
 
     assert not ds.has("visits") and "visits" in ds.present

@@ -63,6 +63,7 @@ class Dataset:
     accounts: pd.DataFrame
     doctors: pd.DataFrame
     reps: pd.DataFrame
+    rep_absences: pd.DataFrame
     products: pd.DataFrame
     distributors: pd.DataFrame
     visits: pd.DataFrame

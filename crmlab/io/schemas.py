@@ -84,6 +84,13 @@ CONTRACT: dict[str, tuple[Field, ...]] = {
         _f("hire_date", "date"),
         _f("end_date", "date"),
     ),
+    # optional: days a rep was away (leave, training, sick), capacity shocks reps do not choose
+    "rep_absences": (
+        _f("rep_id", required=True),
+        _f("start_date", "date", required=True),
+        _f("end_date", "date", default_from="start_date"),
+        _f("reason"),
+    ),
     "products": (
         _f("product_id", required=True, unique=True),
         _f("brand"),
@@ -174,6 +181,7 @@ FOREIGN_KEYS: tuple[ForeignKey, ...] = (
     ForeignKey("doctors", "account_id", "accounts", "account_id"),
     ForeignKey("distributors", "parent_id", "distributors", "distributor_id"),
     ForeignKey("visits", "rep_id", "reps", "rep_id"),
+    ForeignKey("rep_absences", "rep_id", "reps", "rep_id"),
     ForeignKey("visits", "doctor_id", "doctors", "doctor_id"),
     ForeignKey("visits", "product_id", "products", "product_id"),
     ForeignKey("event_attendance", "event_id", "events", "event_id"),
