@@ -155,3 +155,42 @@ def test_national_scale_uses_published_runs(tmp_path):
     source = Source.data(data, reports_dir=reports)
     assert source.kind == "reports" and "precomputed" in source.note
     assert Source.data(SAMPLE_DIR, reports_dir=reports).kind == "data"  # the sample is computed live
+
+
+@pytest.mark.slow
+def test_dashboard_on_the_sample_and_on_what_it_published(tmp_path):
+    """The whole dashboard on data/sample (live), then on the same results saved as a run publishes them."""
+    import json
+
+    from crmlab.app.dashboard import Dashboard
+
+    names = pd.read_csv(SAMPLE_DIR / "doctors.csv", usecols=["name"])["name"].dropna().tolist()
+    live = Dashboard(Source.data(SAMPLE_DIR)).start()
+    segments = live.views["segments"]
+    assert segments.tables["grade_counts"]["doctors"].sum() == 300
+    assert live.progress.bar_style == "success" and "done in" in live.status.value
+    live.tabs.selected_index = 1  # opening the tab computes the churn lists
+    early = live.views["early_warning"]
+    assert "boosting" in early.widget.children[0].value or "model" in early.widget.children[0].value
+    assert len(early.lists["early_warning"]) + len(early.lists["win_back"]) > 0
+    html = segments.counts.value + "".join(h.value for h in [*segments.html.values(), *early.html.values()])
+    assert not any(name in html for name in names)
+
+    # the same results, published: the app reads them instead of computing
+    reports = tmp_path / "reports"
+    from crmlab.analyses import churn, segmentation
+
+    for module, result in ((segmentation, live._segmentation), (churn, None)):
+        result = result if result is not None else module.run(SAMPLE_DIR)
+        folder = reports / module.__name__.rsplit(".", 1)[-1]
+        result.save(folder)
+        (folder / "run.json").write_text(json.dumps({"data_dir": str(SAMPLE_DIR), "finished": "2026-01-01T00:00"}))
+    published = Dashboard(Source.reports(reports)).start()
+    shown = published.views["segments"]
+    assert shown.weights["tier"].disabled  # no regrading without data
+    pd.testing.assert_frame_equal(shown.tables["grade_counts"], segments.tables["grade_counts"],
+                                  check_dtype=False)
+    published.tabs.selected_index = 1
+    lists = published.views["early_warning"].lists
+    assert lists["early_warning"]["entity_id"].tolist() == early.lists["early_warning"]["entity_id"].tolist()
+    assert "Precomputed" in published.views["early_warning"].widget.children[0].value
