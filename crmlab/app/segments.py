@@ -194,8 +194,8 @@ class SegmentsView:
 
         self._places, self._compute, self._params = places, compute, dict(params)
         grading = grading_params(params)
-        style = {"description_width": "110px"}
-        layout = widgets.Layout(width="340px")
+        style = {"description_width": "130px"}
+        layout = widgets.Layout(width="360px")
         self.weights = {k: widgets.FloatSlider(value=v, min=0.0, max=1.0, step=0.05, description=f"weight {k}",
                                                continuous_update=False, disabled=not live, style=style,
                                                layout=layout)
