@@ -37,6 +37,10 @@ pytestmark = [
 ]
 
 
+# the Segments view runs the segmentation analysis (until it is merged, there is nothing to show)
+pytest.importorskip("crmlab.reporting.segmentation_explorer", reason="the segmentation analysis is not merged yet")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -116,8 +120,11 @@ def test_moving_the_weight_slider_changes_the_grade_counts(server, browser):
     start = time.monotonic()
     browser.get(server)
     wait = WebDriverWait(browser, PAGE_TIMEOUT)
-    counts = wait.until(lambda d: d.find_elements("css selector", ".crmlab-grade-counts"))
-    before = counts[0].text
+    wait.until(lambda d: d.find_elements("css selector", ".crmlab-grade-counts")
+               or d.find_elements("css selector", ".crmlab-status .crmlab-error"))
+    errors = browser.find_elements("css selector", ".crmlab-status .crmlab-error")
+    assert not errors, errors[0].text
+    before = _grade_counts(browser)
     assert re.search(r"A: \d+", before), before
     loaded = time.monotonic() - start
 
