@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("data_dir")
     val.add_argument("--encoding", default="utf-8", help="CSV encoding, e.g. gb18030")
     val.add_argument("--rejects", default=None,
-                     help="rejects file (default: DATA_DIR/rejects.csv)")
+                     help="rejects file (default: DATA_DIR/rejects.csv; an old one is removed "
+                          "when no row is rejected)")
 
     run = sub.add_parser("run", help="run an analysis notebook with papermill")
     run.add_argument("analysis", choices=[*ANALYSES, "all"])
@@ -94,10 +95,22 @@ def main(argv: list[str] | None = None) -> int:
             from crmlab.io import validate
 
             report = validate(args.data_dir, encoding=args.encoding)
-            rejects = report.write_rejects(args.rejects)
             print(report.to_text())
-            if rejects is not None:
-                print(f"rejected rows written to {rejects}")
+            target = args.rejects or report.data_dir / "rejects.csv"
+            try:
+                rejects = report.write_rejects(target)
+            except OSError as err:
+                # e.g. a read-only data folder: the report is printed all the same.
+                reason = err.strerror or str(err)
+                if report.rejects.empty:
+                    print(f"no row was rejected, but the old rejects file {target} could "
+                          f"not be removed: {reason}")
+                else:
+                    print(f"the rejected rows could not be written to {target}: {reason}; "
+                          "write them elsewhere with --rejects PATH")
+            else:
+                if rejects is not None:
+                    print(f"rejected rows written to {rejects}")
             return 0 if report.ok else 1
         if args.command == "run":
             from crmlab.runner import RunError, run_analyses
