@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO := data/demo
 SEED ?= 7
 
-.PHONY: setup report test test-fast sample demo national benchmark clean lock
+.PHONY: setup report test test-fast sample demo national benchmark clean lock app browser
 
 setup: $(STAMP)
 
@@ -30,6 +30,16 @@ national: $(STAMP)
 
 report: $(STAMP) $(DEMO)/truth.json
 	$(BIN)/crmlab run all --data $(DEMO) --out reports
+
+# The managers' dashboard (Voila) on the sample; DATA=dir or REPORTS=dir to choose, PORT=8866.
+PORT ?= 8866
+app: $(STAMP)
+	$(BIN)/crmlab app $(if $(REPORTS),--reports $(REPORTS),$(if $(DATA),--data $(DATA),)) --port $(PORT)
+
+# Headless Chromium and its driver from Debian, for the dashboard's browser test (as root).
+browser:
+	test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 # Everything: tests (slow ones too), the notebooks against their outputs (nbval) and the
 # docstring examples of crmlab/ (the notebooks' paired .py scripts are not modules: ignored).

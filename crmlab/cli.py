@@ -1,4 +1,4 @@
-"""Command line: ``crmlab simulate``, ``crmlab validate``, ``crmlab run``."""
+"""Command line: ``crmlab simulate``, ``crmlab validate``, ``crmlab run``, ``crmlab app``."""
 
 from __future__ import annotations
 
@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", dest="overrides", action="append", default=[],
                      metavar="KEY=VALUE",
                      help="override one parameter, value in YAML (repeatable)")
+
+    app = sub.add_parser("app", help="serve the managers' dashboard in the browser (Voila)")
+    source = app.add_mutually_exclusive_group()
+    source.add_argument("--data", default=None, help="compute on this data directory (default: data/sample)")
+    source.add_argument("--reports", default=None, help="show the runs published here by `crmlab run`")
+    app.add_argument("--port", type=int, default=8866)
+    app.add_argument("--host", default="127.0.0.1", help="address to bind (default: localhost only)")
     return parser
 
 
@@ -121,6 +128,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"crmlab run failed: {err}", file=sys.stderr)
                 return 1
             return 0
+        if args.command == "app":
+            from pathlib import Path
+
+            from crmlab.app import serve
+            from crmlab.config import resolve_path
+
+            folder = args.reports or args.data
+            if folder is not None and not resolve_path(folder).is_dir():
+                raise NotADirectoryError(f"no such directory: {folder}")
+            if args.reports is not None and not any(Path(resolve_path(args.reports)).glob("*/run.json")):
+                print(f"crmlab: warning: no published run in {args.reports} (crmlab run ... --out {args.reports})",
+                      file=sys.stderr)
+            return serve(data=args.data, reports=args.reports, port=args.port, host=args.host)
     except DataContractError as err:
         print(f"crmlab: {err}", file=sys.stderr)
         return 1

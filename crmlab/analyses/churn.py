@@ -73,7 +73,9 @@ class ChurnParams(Params):
     horizon_months: int = param(3, "churn = zero volume in the horizon_months after as_of")
     churn_share: float = param(0.0, "> 0: churn = horizon volume below this share of the trailing average")
     train_origins: int = param(12, "monthly snapshots stacked to train each model")
-    alert_threshold: float = param(0.3, "risk above which an entity is on the alert list")
+    alert_threshold: float = param(0.3, "risk above which an entity is on an alert list")
+    win_back_months: int = param(2, "alerts with no volume for this many months go on the win-back list, "
+                                    "the others on the early-warning list")
     top_k: int = param(20, "precision in the top k of the backtest")
     max_train_rows: int | None = param(300000, "above this many training snapshots, train on a seeded "
                                                "subsample of whole entities (None = no limit)")
@@ -108,6 +110,8 @@ class ChurnResult(AnalysisResult):
         BG/NBD fitted one horizon before ``as_of``: expected against actual purchase
         occasions over the following horizon (None when the history is too short).
     notes : list of str
+    places : DataFrame
+        ``region`` and ``territory_id`` per entity_id (for the lists and their filters).
     """
 
     definition: dict
@@ -120,26 +124,46 @@ class ChurnResult(AnalysisResult):
     curves: dict
     bgnbd_check: dict | None
     notes: list
+    places: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+
+    @property
+    def p_alive_suits(self) -> bool:
+        """Whether the BG/NBD's p_alive suits the data: irregular purchase occasions (by day or week)."""
+        return self.scored.bgnbd is not None and self.scored.time_unit in ("day", "week")
 
     @functools.cached_property
-    def _tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _tables(self) -> dict[str, pd.DataFrame]:
         # the reasons in words and the published tables are reporting's (imported here,
         # as AnalysisResult.save imports the writer, so that analyses never import
         # reporting at module level)
         from crmlab.reporting.churn import churn_reasons, churn_tables
 
-        reasons = churn_reasons(self.scored.contributions, self.scored.features, level=self.params.level)
-        return churn_tables(self.scored.scores, reasons, alert_threshold=self.params.alert_threshold)
+        scored = self.scored
+        reasons = churn_reasons(scored.contributions, scored.features, level=self.params.level)
+        recency = scored.features["recency_months"] if "recency_months" in scored.features else None
+        return churn_tables(scored.scores, reasons, alert_threshold=self.params.alert_threshold,
+                            recency=recency, places=self.places, win_back_months=self.params.win_back_months,
+                            risk_model=scored.model_name, p_alive_suits=self.p_alive_suits)
 
     @property
     def scores(self) -> pd.DataFrame:
         """Every active entity: risk, p_alive, expected_transactions, volume_at_stake, reasons."""
-        return self._tables[0]
+        return self._tables["scores"]
+
+    @property
+    def win_back(self) -> pd.DataFrame:
+        """Alerts with no volume for ``win_back_months`` months or more, by risk × volume at stake."""
+        return self._tables["win_back"]
+
+    @property
+    def early_warning(self) -> pd.DataFrame:
+        """Alerts still prescribing or buying, by risk × volume at stake."""
+        return self._tables["early_warning"]
 
     @property
     def alerts(self) -> pd.DataFrame:
-        """Active entities at or above ``alert_threshold``, by risk × volume at stake."""
-        return self._tables[1]
+        """Both lists: every active entity at or above ``alert_threshold``."""
+        return pd.concat([self.win_back, self.early_warning], ignore_index=True)
 
     @property
     def metrics(self) -> pd.DataFrame:
@@ -170,7 +194,13 @@ class ChurnResult(AnalysisResult):
         counts = {"entities": int(len(self.history.entity_ids)), "active": int(len(self.scores)),
                   "alerts": int(len(self.alerts)), "alert_threshold": self.params.alert_threshold,
                   "expected_churners": round(float(self.scores["risk"].sum()), 3),
-                  "volume_at_stake_alerts": round(float(self.alerts["volume_at_stake"].sum()), 3)}
+                  "volume_at_stake_alerts": round(float(self.alerts["volume_at_stake"].sum()), 3),
+                  "win_back": int(len(self.win_back)),
+                  "volume_at_stake_win_back": round(float(self.win_back["volume_at_stake"].sum()), 3),
+                  "early_warning": int(len(self.early_warning)),
+                  "volume_at_stake_early_warning": round(float(self.early_warning["volume_at_stake"].sum()), 3),
+                  "early_warning_not_visited": int((self.early_warning["reasons"].str.contains(
+                      "not visited for", regex=False)).sum())}
         backtest = self.backtest_status | {"note": backtest_note(self)}
         if bt is not None:
             hard = bt.subset_metrics["still_active_last_month"]
@@ -197,7 +227,7 @@ class ChurnResult(AnalysisResult):
             "definition": self.definition, "counts": counts, "backtest": backtest, "training": training,
             "chosen_model": None if bt is None else bt.chosen,
             "best_rule": None if bt is None else bt.best_rule,
-            "scored_with": self.scored.model_name,
+            "scored_with": self.scored.model_name, "p_alive_shown": self.p_alive_suits,
             "bgnbd": None if bgnbd is None else {
                 **bgnbd.summary()[["estimate", "std_error"]].round(4).to_dict(orient="index"),
                 "mean_rate": round(bgnbd.mean_rate_, 4), "at_bound": bgnbd.at_bound_,
@@ -208,7 +238,7 @@ class ChurnResult(AnalysisResult):
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"scores": self.scores, "alerts": self.alerts}
+        return {"scores": self.scores, "win_back": self.win_back, "early_warning": self.early_warning}
 
 
 def _beats_rule(metrics: pd.DataFrame, chosen: str, best_rule: str, comparison: dict) -> dict:
@@ -226,7 +256,8 @@ def _beats_rule(metrics: pd.DataFrame, chosen: str, best_rule: str, comparison: 
 
 def _checked(params: ChurnParams) -> pd.Timestamp | None:
     """The parameters' values that their types cannot check; ``as_of`` as a date."""
-    for name in ("active_months", "min_active_months", "horizon_months", "train_origins", "top_k"):
+    for name in ("active_months", "min_active_months", "horizon_months", "train_origins", "top_k",
+                 "win_back_months"):
         if getattr(params, name) < 1:
             raise ParameterError(f"parameter {name!r} must be at least 1, got {getattr(params, name)}")
     if params.min_active_months > params.active_months:
@@ -325,7 +356,19 @@ def run(data: str | Dataset = "data/sample", **params) -> ChurnResult:
         by_territory=by_territory, curves=_retention(history, t, params.horizon_months),
         bgnbd_check=bgnbd_holdout_check(history, as_of, horizon_months=params.horizon_months,
                                         time_unit=time_unit),
-        notes=notes)
+        notes=notes, places=entity_places(ds, history))
+
+
+def entity_places(ds: Dataset, history: ChurnHistory) -> pd.DataFrame:
+    """``region`` and ``territory_id`` per entity (the territory's most common account region)."""
+    territory = pd.Series(history.territory, index=pd.Index(history.entity_ids, name="entity_id"),
+                          dtype=object)
+    accounts = ds["accounts"]
+    region = pd.Series(dtype=object)
+    if {"region", "territory_id"} <= set(accounts.columns) and len(accounts):
+        region = accounts.dropna(subset=["region", "territory_id"]).groupby("territory_id")["region"].agg(
+            lambda r: r.mode().iat[0])
+    return pd.DataFrame({"region": territory.map(region), "territory_id": territory})
 
 
 def _model_notes(scored: ChurnScores, as_of: pd.Timestamp, level: str) -> list[str]:
@@ -368,4 +411,4 @@ def _retention(history: ChurnHistory, t: int, horizon_months: int) -> dict[str, 
     return {"grade": retention_curves(durations, grade), "segment": retention_curves(durations, segment)}
 
 
-__all__ = ["ChurnParams", "ChurnResult", "bgnbd_holdout_check", "run"]
+__all__ = ["ChurnParams", "ChurnResult", "bgnbd_holdout_check", "entity_places", "run"]

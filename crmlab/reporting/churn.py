@@ -11,23 +11,45 @@ import pandas as pd
 # feature -> phrase(value, level); only features whose value raised the risk are worded
 _VOLUME_WORD = {"doctor": "prescriptions", "account": "sales"}
 
+#: Features a rep or manager can act on (visits, colleagues lapsing, events): their
+#: reasons come first. The data contract's competitor products are not a churn feature
+#: yet, so no competitor reason is given.
+ACTIONABLE = ("months_since_visit", "visits_3m", "visit_trend", "remote_share_6m", "peers_lapsing",
+              "peer_lapsing_share", "events_12m")
+
+
+def plural(n: float, word: str, words: str | None = None) -> str:
+    """``n`` with its noun in the right number.
+
+    Examples
+    --------
+    >>> plural(1, "month"), plural(2, "month"), plural(0, "visit"), plural(1, "peer", "peers")
+    ('1 month', '2 months', '0 visits', '1 peer')
+    """
+    n = int(n)
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
 
 def _phrase(feature: str, value: float, level: str) -> str | None:
     word = _VOLUME_WORD.get(level, "volume")
-    peers = "peers in this account" if level == "doctor" else "accounts in this territory"
+    peer, peers, place = ("peer", "peers", "this account") if level == "doctor" else \
+        ("account", "accounts", "this territory")
     if feature == "days_since_purchase":
-        return f"no purchase for {value:.0f} days"
+        return f"no purchase for {plural(round(value), 'day')}"
     if feature == "usual_gap_days":
-        return None if np.isnan(value) else f"usually every {value:.0f} days"
+        return None if np.isnan(value) else f"usually every {plural(round(value), 'day')}"
     if feature == "months_since_visit":
-        return f"no visit for {int(round(value * 4.35))} weeks" if value >= 1 else None
+        return f"not visited for {plural(value, 'month')}" if value >= 1 else None
     if feature == "decline_run":
-        return f"{word} down {int(value)} months running" if value >= 1 else None
+        return f"{word} down {plural(value, 'month')} running" if value >= 1 else None
     if feature == "recency_months":
-        return f"no {word} for {int(value)} months" if value >= 1 else f"{word} still running"
+        return f"no {word} for {plural(value, 'month')}" if value >= 1 else f"{word} still running"
     if feature in ("peers_lapsing", "peer_lapsing_share"):
-        return None if value <= 0 else (f"{value:.0%} of {peers} lapsing" if feature == "peer_lapsing_share"
-                                        else f"{int(value)} {peers} lapsing")
+        if value <= 0:
+            return None
+        if feature == "peer_lapsing_share":
+            return f"{value:.0%} of {peers} in {place} lapsing"
+        return f"{plural(value, peer, peers)} in {place} lapsing"
     if feature == "last_to_12m":
         return f"last month at {value:.0%} of its 12-month average"
     if feature == "trend_3m":
@@ -40,14 +62,16 @@ def _phrase(feature: str, value: float, level: str) -> str | None:
         return f"irregular {word} (variation {value:.0%})"
     if feature == "active_months_12m":
         return f"{word} in only {int(value)} of the last 12 months"
+    # the actionable features are worded only when they point to an action (a model may
+    # raise the risk for a rise in visits, which is no advice a rep can follow)
     if feature == "visits_3m":
-        return f"{int(value)} visits in 3 months"
+        return f"only {plural(value, 'visit')} in 3 months" if value <= 1 else None
     if feature == "visit_trend":
-        return f"visits {'down' if value < 0 else 'up'} by {abs(int(value))} on the quarter before"
+        return f"visits down by {abs(int(value))} on the quarter before" if value < 0 else None
     if feature == "remote_share_6m":
-        return f"{value:.0%} of visits remote"
+        return f"{value:.0%} of visits remote" if value >= 0.5 else None
     if feature == "events_12m":
-        return "no event attended in 12 months" if value == 0 else f"{int(value)} events attended"
+        return "no event attended in 12 months" if value == 0 else None
     if feature.startswith("title_"):
         return f"title {feature.removeprefix('title_').replace('_', ' ')}" if value == 1 else None
     if feature == "tier_rank":
@@ -59,7 +83,12 @@ def _phrase(feature: str, value: float, level: str) -> str | None:
 
 def churn_reasons(contributions: pd.DataFrame, features: pd.DataFrame, *, level: str = "doctor",
                   n_reasons: int = 3, min_contribution: float = 0.05) -> pd.Series:
-    """The top ``n_reasons`` reasons in words, from the features that raised the risk most.
+    """Up to ``n_reasons`` reasons in words, actionable ones first.
+
+    The reasons come from the features that raised the model's risk by at least
+    ``min_contribution`` (log-odds). Among them, those a rep can act on
+    (:data:`ACTIONABLE`: not visited, visits down, colleagues lapsing, events missed)
+    come first, then the descriptive trend ones, each group by contribution.
 
     Parameters
     ----------
@@ -70,20 +99,24 @@ def churn_reasons(contributions: pd.DataFrame, features: pd.DataFrame, *, level:
 
     Examples
     --------
-    >>> c = pd.DataFrame({"months_since_visit": [1.2], "decline_run": [0.8], "tier_rank": [0.0]}, index=["D1"])
+    >>> c = pd.DataFrame({"months_since_visit": [0.6], "decline_run": [0.8], "tier_rank": [0.0]}, index=["D1"])
     >>> f = pd.DataFrame({"months_since_visit": [2.0], "decline_run": [3.0], "tier_rank": [4.0]}, index=["D1"])
     >>> churn_reasons(c, f).iloc[0]
-    'no visit for 9 weeks; prescriptions down 3 months running'
+    'not visited for 2 months; prescriptions down 3 months running'
     """
     out = []
     values = features.to_numpy(float)
     contrib = contributions[features.columns].to_numpy(float)
     names = list(features.columns)
+    actionable = np.array([name in ACTIONABLE for name in names])
     for i in range(len(features)):
+        # actionable first (stable sort keeps the contribution order within each group)
         order = np.argsort(-contrib[i], kind="stable")
+        order = order[contrib[i, order] >= min_contribution]
+        order = np.concatenate([order[actionable[order]], order[~actionable[order]]])
         words = []
         for j in order:
-            if contrib[i, j] < min_contribution or len(words) >= n_reasons:
+            if len(words) >= n_reasons:
                 break
             phrase = _phrase(names[j], values[i, j], level)
             if phrase and phrase not in words:
@@ -92,28 +125,64 @@ def churn_reasons(contributions: pd.DataFrame, features: pd.DataFrame, *, level:
     return pd.Series(out, index=features.index, name="reasons")
 
 
+SCORE_COLUMNS = ["entity_id", "risk", "p_alive", "expected_transactions", "volume_at_stake", "reasons"]
+LIST_COLUMNS = ["entity_id", "region", "territory_id", "risk", "risk_model", "p_alive", "volume_at_stake",
+                "risk_x_volume", "months_without_volume", "reasons"]
+
+
 def churn_tables(scores: pd.DataFrame, reasons: pd.Series, *, alert_threshold: float = 0.3,
-                 decimals: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``scores`` (every active entity) and ``alerts`` (risk ≥ threshold, by risk × volume at stake).
+                 recency: pd.Series | None = None, places: pd.DataFrame | None = None,
+                 win_back_months: int = 2, risk_model: str = "", p_alive_suits: bool = False,
+                 decimals: int = 4) -> dict[str, pd.DataFrame]:
+    """``scores`` (every active entity) and the two alert lists a manager acts on.
+
+    - ``win_back``: at or above ``alert_threshold`` and no volume for the last
+      ``win_back_months`` months (or more): already lost, to be won back;
+    - ``early_warning``: at or above the threshold and still prescribing or buying.
+
+    Each list is ranked by risk × volume at stake, with the region and territory, the
+    model that gave the risk (``risk_model``) and ``p_alive`` only where it means
+    something: when the BG/NBD suits the data (``p_alive_suits``: irregular purchase
+    occasions, dated by day or week) and never on a row where it contradicts the risk
+    (both at least 0.5). No names: entity IDs only.
+
+    Parameters
+    ----------
+    recency : Series, optional
+        Months without volume up to as_of, by entity_id (0 = volume in the last month).
+    places : DataFrame, optional
+        ``region`` and ``territory_id`` indexed by entity_id.
 
     Examples
     --------
     >>> s = pd.DataFrame({"entity_id": ["a", "b"], "risk": [0.9, 0.1], "p_alive": [0.2, 0.9],
     ...     "expected_transactions": [0.1, 2.0], "volume_at_stake": [30.0, 50.0]})
-    >>> scores, alerts = churn_tables(s, pd.Series(["x", "y"], index=["a", "b"]))
-    >>> alerts["entity_id"].tolist()
-    ['a']
+    >>> t = churn_tables(s, pd.Series(["x", "y"], index=["a", "b"]), recency=pd.Series({"a": 3, "b": 0}))
+    >>> t["win_back"]["entity_id"].tolist(), len(t["early_warning"])
+    (['a'], 0)
     """
-    table = scores[["entity_id", "risk", "p_alive", "expected_transactions", "volume_at_stake"]].copy()
+    table = scores[SCORE_COLUMNS[:-1]].copy()
     table["reasons"] = reasons.reindex(table["entity_id"]).fillna("").to_numpy()
     table = table.sort_values(["risk", "entity_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
     numeric = ["risk", "p_alive", "expected_transactions", "volume_at_stake"]
     table[numeric] = table[numeric].round(decimals)
     alerts = table[table["risk"] >= alert_threshold].copy()
+    ids = alerts["entity_id"]
+    places = pd.DataFrame(columns=["region", "territory_id"]) if places is None else places
+    for column in ("region", "territory_id"):
+        alerts[column] = (places[column].reindex(ids).to_numpy() if column in places
+                          else np.full(len(alerts), None, dtype=object))
+    alerts["risk_model"] = risk_model
+    contradicts = (alerts["risk"] >= 0.5) & (alerts["p_alive"] >= 0.5)
+    alerts["p_alive"] = alerts["p_alive"].where(p_alive_suits & ~contradicts)
+    months = (pd.Series(0.0, index=ids) if recency is None else recency.reindex(ids).fillna(0.0))
+    alerts["months_without_volume"] = months.to_numpy().astype(int)
     alerts["risk_x_volume"] = (alerts["risk"] * alerts["volume_at_stake"]).round(decimals)
-    alerts = alerts.sort_values(["risk_x_volume", "entity_id"], ascending=[False, True],
-                                kind="stable").reset_index(drop=True)
-    return table, alerts
+    alerts = alerts.sort_values(["risk_x_volume", "entity_id"], ascending=[False, True], kind="stable")
+    lost = alerts["months_without_volume"] >= win_back_months
+    return {"scores": table,
+            "win_back": alerts.loc[lost, LIST_COLUMNS].reset_index(drop=True),
+            "early_warning": alerts.loc[~lost, LIST_COLUMNS].reset_index(drop=True)}
 
 
 def gain_table(y, risk, n_bins: int = 10) -> pd.DataFrame:
@@ -280,10 +349,22 @@ def key_findings(result) -> str:
     """The report's opening: what was found, in words and numbers from the result."""
     s = result.summary()
     counts, definition, level = s["counts"], s["definition"], s["definition"]["level"]
+    volume = "prescriptions" if definition["volume_source"] == "prescriptions" else "units"
     lines = [f"As of {definition['as_of']}, {counts['active']:,} of {counts['entities']:,} {level}s are active; "
-             f"{counts['alerts']:,} are on the alert list (risk ≥ {counts['alert_threshold']}), with "
-             f"{counts['volume_at_stake_alerts']:,.0f} units at stake over the next {definition['horizon_months']} "
-             f"months. Expected churners: {counts['expected_churners']:,.1f}."]
+             f"{counts['alerts']:,} have a risk of at least {counts['alert_threshold']} (expected churners over "
+             f"all active: {counts['expected_churners']:,.1f})."]
+    lines.append(f"Early warning: {plural(counts['early_warning'], level)} still active are at risk, "
+                 f"{counts['volume_at_stake_early_warning']:,.0f} {volume} at stake over the next "
+                 f"{plural(definition['horizon_months'], 'month')}; {counts['early_warning_not_visited']:,} of "
+                 f"them have not been visited for a month or more.")
+    lines.append(f"Win-back: {plural(counts['win_back'], level)} had no volume for "
+                 f"{plural(result.params.win_back_months, 'month')} or more "
+                 f"({counts['volume_at_stake_win_back']:,.0f} {volume} at stake).")
+    lines.append(f"The risk comes from the {s['scored_with']} model; "
+                 + ("p_alive (BG/NBD) is shown where it does not contradict the risk."
+                    if s["p_alive_shown"] else
+                    "p_alive is not shown: the BG/NBD suits irregular purchases dated by day or week, "
+                    "not monthly volumes."))
     if result.backtest is not None:
         bt = result.backtest
         m = bt.metrics
@@ -298,3 +379,15 @@ def key_findings(result) -> str:
     lines.append(bgnbd_check_note(result.bgnbd_check))
     lines.extend(s["notes"])
     return "\n".join(f"- {line}" for line in lines)
+
+
+def alert_list(table: pd.DataFrame, rows: int = 15) -> pd.DataFrame:
+    """The first ``rows`` of an alert list for display: without columns that are empty throughout.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"entity_id": ["a"], "risk": [0.9], "p_alive": [float("nan")]})
+    >>> list(alert_list(t))
+    ['entity_id', 'risk']
+    """
+    return table.head(rows).dropna(axis=1, how="all") if len(table) else table

@@ -45,6 +45,7 @@ horizon_months = 3
 churn_share = 0.0
 train_origins = 12
 alert_threshold = 0.3
+win_back_months = 2
 top_k = 20
 max_train_rows = 300000
 time_unit = "auto"
@@ -87,13 +88,23 @@ if result.backtest is not None:
     plt.show()
 
 # %% [markdown]
-# ## Alerts
-# Active entities with risk at or above the threshold, ordered by risk × volume at stake
-# (average monthly volume over the activity window × the horizon). The BG/NBD columns
-# (`p_alive`, `expected_transactions`) are in `scores.csv` and `alerts.csv`.
+# ## Early warning: still prescribing or buying, at risk
+# Active entities with risk at or above the threshold and volume in the last
+# `win_back_months` months, ordered by risk × volume at stake (average monthly volume over
+# the activity window × the horizon). Reasons a rep can act on (visits, colleagues lapsing,
+# events) come first, then the trend. `risk_model` says which model gave the risk;
+# `p_alive` (BG/NBD) is shown only where that model suits the data (irregular purchases
+# dated by day or week) and never where it contradicts the risk.
 
 # %%
-result.alerts[["entity_id", "risk", "volume_at_stake", "risk_x_volume", "reasons"]].head(15)
+churn_report.alert_list(result.early_warning)
+
+# %% [markdown]
+# ## Win-back: no volume for the last months
+# At risk and without volume for `win_back_months` months or more: already lost unless won back.
+
+# %%
+churn_report.alert_list(result.win_back)
 
 # %% [markdown]
 # ## Probability alive (BG/NBD)

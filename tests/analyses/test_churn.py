@@ -70,6 +70,17 @@ def test_cdnow_nine_months_scores_without_backtest_and_forecasts_the_holdout(cdn
     silent = ~result.scored.scores["entity_id"].isin(holdout["account_id"])
     assert result.scored.scores["risk"].mean() == pytest.approx(silent.mean(), abs=0.05)
     assert roc_auc_score(silent, result.scored.scores["risk"]) > 0.7
+    # the two lists a manager acts on: irregular buyers dated by day or week, so p_alive is shown,
+    # but never beside a risk it contradicts
+    assert summary["p_alive_shown"] is True
+    win_back, early = result.tables["win_back"], result.tables["early_warning"]
+    assert len(win_back) + len(early) == summary["counts"]["alerts"]
+    assert (win_back["months_without_volume"] >= 2).all() and (early["months_without_volume"] < 2).all()
+    for table in (win_back, early):
+        assert table["risk_x_volume"].is_monotonic_decreasing
+        assert not ((table["risk"] >= 0.5) & (table["p_alive"] >= 0.5)).any()
+        assert set(table["risk_model"]) <= {"bgnbd"}
+    assert early["p_alive"].notna().any()
 
 
 def test_cdnow_by_month_overstates_the_holdout(cdnow_dir):
@@ -195,7 +206,22 @@ def test_as_of_accepts_a_month(tmp_path):
     ({"as_of": "31/08/2024"}, "as_of"), ({"as_of": "2024-13"}, "as_of"),
     ({"min_active_months": 7}, "min_active_months"), ({"horizon_months": 0}, "horizon_months"),
     ({"time_unit": "hour"}, "time_unit"), ({"level": "region"}, "level"),
+    ({"win_back_months": 0}, "win_back_months"),
 ])
 def test_bad_parameters_are_named(params, name):
     with pytest.raises(ParameterError, match=name):
         churn.run("data/sample", **params)
+
+
+@pytest.mark.slow
+def test_sample_lists_hide_p_alive_of_monthly_prescriptions_and_name_no_doctor():
+    """Doctors' monthly prescriptions are regular occasions: the BG/NBD does not suit them, so its
+    p_alive (0.96 beside a risk of 0.9 on this sample) is not shown; the lists say which model gave the risk."""
+    result = churn.run("data/sample")
+    assert result.summary()["p_alive_shown"] is False
+    lists = pd.concat([result.win_back, result.early_warning])
+    assert len(lists) == result.summary()["counts"]["alerts"] > 0
+    assert lists["p_alive"].isna().all() and set(lists["risk_model"]) == {result.scored.model_name}
+    assert lists["region"].notna().all() and lists["territory_id"].notna().all()
+    assert "name" not in lists.columns
+    assert result.scored.scores.set_index("entity_id").loc[lists["entity_id"], "p_alive"].gt(0.5).all()
