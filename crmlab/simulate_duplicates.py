@@ -9,9 +9,10 @@ a share of them a second time:
   move, at another account in the same city; mostly the same specialty, sometimes
   another title; the same department size when the department is the same. From the
   copy's creation on, part of the doctor's activity is logged against the copy: either
-  everything after a switch month (a move, or a new rep who created a new record), or
-  whole months at random (two reps using one ID each). Visits, prescriptions and event
-  attendance of those months move to the copy, so volume is split, not doubled.
+  everything after a switch month (a move, or a new rep who created a new record), or,
+  when two reps use one ID each, a share of the visits (logged by a rep of a
+  neighbouring territory) and of the months' prescriptions. A copy at an account of
+  another territory is visited by that territory's rep. Volume is split, not doubled.
 * **Account copies.** A new ID with a name variant, same city, type and tier, about
   the same size; sales of part of the months and some of the doctors move to it.
 
@@ -97,15 +98,62 @@ def plant_duplicates(world, rate: float = 0.03, seed: int = 7,
                        truth_accounts=truth_accounts)
 
 
-def _copy_months(n_months: int, rng: np.random.Generator) -> tuple[str, np.ndarray]:
-    """Months (as a boolean mask) whose activity is logged against the copy."""
-    if rng.random() < 0.55:
+def _copy_months(n_months: int, rng: np.random.Generator, switch: bool | None = None
+                 ) -> tuple[str, np.ndarray, float]:
+    """How activity is split: the mode, the months logged against the copy, the share.
+
+    ``switch``: every month from one on (a move, or a new rep who created a new record).
+    ``parallel``: from one month on, two reps each use their own ID: a share of the
+    visits and of the months' prescriptions go to the copy. A doctor who moved to
+    another account or department (``switch=True``) is always a ``switch``.
+    """
+    if rng.random() < 0.55 or switch:
         start = int(rng.integers(4, n_months - 4))
-        return "switch", np.arange(n_months) >= start
+        return "switch", np.arange(n_months) >= start, 1.0
     first = int(rng.integers(0, n_months // 2))
     share = rng.uniform(0.3, 0.7)
     mask = (rng.random(n_months) < share) & (np.arange(n_months) >= first)
-    return "parallel", mask
+    return "parallel", mask, share
+
+
+def _rep_on(reps: pd.DataFrame, territory: str, date: pd.Timestamp) -> str | None:
+    """The rep covering ``territory`` on ``date`` (the last one hired if none is)."""
+    mine = reps[reps["territory_id"] == territory]
+    if mine.empty:
+        return None
+    active = mine[(mine["hire_date"] <= date) & (mine["end_date"].isna() | (mine["end_date"] >= date))]
+    return (active if len(active) else mine).sort_values("hire_date")["rep_id"].iloc[-1]
+
+
+def _move_visits(visits: pd.DataFrame, plans: dict, reps: pd.DataFrame,
+                 months: pd.DatetimeIndex, rng: np.random.Generator) -> pd.DataFrame:
+    """Log the copies' visits against them, by the rep who would have entered the copy.
+
+    ``plans`` maps an original ID to a dict with ``copy``, ``mode``, ``mask``, ``share``
+    and ``territory`` (of the rep who uses the copy; None keeps the visit's own rep).
+    """
+    if not plans or visits.empty:
+        return visits
+    doctor = visits["doctor_id"].to_numpy(dtype=object).copy()
+    rep = visits["rep_id"].to_numpy(dtype=object).copy()
+    month = months.get_indexer(visits["date"].dt.to_period("M").dt.to_timestamp())
+    rows = np.flatnonzero(pd.Index(list(plans)).get_indexer(doctor) >= 0)
+    for row in rows:
+        plan = plans[doctor[row]]
+        if month[row] < 0:
+            continue
+        if plan["mode"] == "switch":
+            moved = plan["mask"][month[row]]
+        else:
+            moved = month[row] >= plan["first"] and rng.random() < plan["share"]
+        if moved:
+            doctor[row] = plan["copy"]
+            if plan["territory"] is not None:
+                rep[row] = _rep_on(reps, plan["territory"], visits["date"].iat[row]) or rep[row]
+    visits = visits.copy()
+    visits["doctor_id"] = pd.array(doctor, dtype=visits["doctor_id"].dtype)
+    visits["rep_id"] = pd.array(rep, dtype=visits["rep_id"].dtype)
+    return visits
 
 
 def _move_rows(table: pd.DataFrame, key: str, date_column: str, moves: dict,
@@ -123,7 +171,7 @@ def _move_rows(table: pd.DataFrame, key: str, date_column: str, moves: dict,
     month = months.get_indexer(table[date_column].iloc[hit].dt.to_period("M").dt.to_timestamp())
     new_ids = table[key].to_numpy(dtype=object).copy()
     for row, m in zip(hit, month):
-        copy_id, mask = moves[ids[row]]
+        copy_id, mask = moves[ids[row]][:2]
         if m >= 0 and mask[m]:
             new_ids[row] = copy_id
     table = table.copy()
@@ -139,7 +187,11 @@ def _plant_doctors(tables, truth_doctors, rate, rng, months) -> pd.DataFrame:
     city = accounts.set_index("account_id")["city"]
     prescribing = accounts[accounts["account_type"] != "pharmacy"]
     by_city = prescribing.groupby("city")["account_id"].apply(list)
-    rows, pairs, moves = [], [], {}
+    territory = accounts.set_index("account_id")["territory_id"]
+    region = accounts.set_index("account_id")["region"]
+    territories_of_region = accounts.groupby("region")["territory_id"].apply(
+        lambda t: sorted(set(t)))
+    rows, pairs, moves, plans = [], [], {}, {}
     for k, i in enumerate(originals):
         original = doctors.iloc[i]
         row = original.copy()
@@ -168,15 +220,24 @@ def _plant_doctors(tables, truth_doctors, rate, rng, months) -> pd.DataFrame:
         elif rng.random() < 0.3:  # the same department, its size typed from another source
             row["department_outpatients"] = int(round(original["department_outpatients"]
                                                       * rng.uniform(0.9, 1.1), -1))
-        mode, mask = _copy_months(len(months), rng)
+        # a move (another account or department) re-enters the doctor from then on
+        mode, mask, share = _copy_months(len(months), rng, switch=new_department or None)
         moves[original["doctor_id"]] = (row["doctor_id"], mask)
+        home, there = territory[original["account_id"]], territory[row["account_id"]]
+        if mode == "parallel" and there == home:  # a second rep, from a neighbouring territory
+            others = [t for t in territories_of_region[region[original["account_id"]]] if t != home]
+            there = others[rng.integers(len(others))] if others else home
+        plans[original["doctor_id"]] = {
+            "copy": row["doctor_id"], "mode": mode, "mask": mask, "share": share,
+            "first": int(np.argmax(mask)) if mask.any() else len(months),
+            "territory": None if there == home else there}
         rows.append(row)
         pairs.append((row["doctor_id"], original["doctor_id"], mode))
     if rows:
         tables["doctors"] = pd.concat([doctors, pd.DataFrame(rows)], ignore_index=True
                                       ).astype(doctors.dtypes.to_dict())
     truth_doctors = _copy_truth(truth_doctors, "doctor_id", pairs)
-    tables["visits"] = _move_rows(tables["visits"], "doctor_id", "date", moves, months)
+    tables["visits"] = _move_visits(tables["visits"], plans, tables["reps"], months, rng)
     tables["prescriptions"] = _move_rows(tables["prescriptions"], "doctor_id", "month", moves, months)
     if len(tables["event_attendance"]):
         start = tables["events"].set_index("event_id")["start_date"]
@@ -215,7 +276,7 @@ def _plant_accounts(tables, truth_accounts, rate, rng, months):
         if rng.random() < 0.3:
             row["annual_outpatients"] = int(round(row["annual_outpatients"]
                                                   * rng.uniform(0.85, 1.15), -2))
-        mode, mask = _copy_months(len(months), rng)
+        mode, mask, _ = _copy_months(len(months), rng)
         moves[original["account_id"]] = (row["account_id"], mask)
         # some of its doctors were entered under the copy
         staff = np.flatnonzero(doctor_account == original["account_id"])
