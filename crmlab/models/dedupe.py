@@ -131,8 +131,26 @@ DOCTOR_COMPARISONS = (
 # The "different" level of visits: visited in the same month, by different reps.
 DOCTOR_BLOCKING = (("account_id",), ("city", "name_folded"), ("city", "name_letters"),
                    ("city", "first_word"), ("city", "last_word"))
-#: EM rounds: each leaves out of estimation the comparisons whose fields it blocks on.
-DOCTOR_EM = (("name_folded", "specialty"), ("city", "specialty"), ("account_id", "name_folded"))
+#: Never visited by the same rep in the same month (both visited).
+_NOT_COVISITED = "len(list_intersect(l.rep_months, r.rep_months)) = 0"
+
+_SAME_DEPARTMENT_SIZE = ("abs(ln(1 + l.department_outpatients) - "
+                         "ln(1 + r.department_outpatients)) <= 0.2231")
+
+#: EM rounds: each leaves out of estimation the comparisons whose fields it blocks on,
+#: and each blocks on fields that make duplicates common among its pairs. Pairs never
+#: visited together by one rep with the same name: at one account they tell specialty,
+#: title and size, nationally they tell account; at one account with the same specialty
+#: and size they tell the name levels. Same name, title and size at one account tell
+#: the visit levels.
+DOCTOR_EM = (
+    f"l.account_id = r.account_id AND l.name_folded = r.name_folded AND {_NOT_COVISITED}",
+    f"l.name_folded = r.name_folded AND l.specialty = r.specialty AND {_NOT_COVISITED}",
+    f"l.account_id = r.account_id AND l.specialty = r.specialty AND {_SAME_DEPARTMENT_SIZE} "
+    f"AND {_NOT_COVISITED}",
+    f"l.account_id = r.account_id AND l.name_folded = r.name_folded AND l.title = r.title AND "
+    f"{_SAME_DEPARTMENT_SIZE}",
+)
 
 ACCOUNT_COMPARISONS = (
     _name(),
@@ -250,8 +268,9 @@ class DuplicateModel:
             linker.training.estimate_u_using_random_sampling(
                 max_pairs=self.u_max_pairs, seed=self.seed)
             for columns in em_rules:
+                rule = columns if isinstance(columns, str) else block_on(*columns)
                 session = linker.training.estimate_parameters_using_expectation_maximisation(
-                    block_on(*columns), max_pairs=self.em_max_pairs)
+                    rule, max_pairs=self.em_max_pairs)
                 self.converged_ &= _converged(session)
             model = _floor_m(linker.misc.save_model_to_json(), self.m_floor)
             linker = Linker(db_api.register(records.reset_index(drop=True),
@@ -330,7 +349,7 @@ def prior_match_probability(weights, pairs, total_pairs: float, start: float = 1
 
     Examples
     --------
-    >>> lam = prior_match_probability([20.0, -5.0], [10, 990], total_pairs=1e6)
+    >>> lam = prior_match_probability([30.0, -5.0], [10, 990], total_pairs=1e6)
     >>> round(lam * 1e6, 1)
     10.0
     """
@@ -383,3 +402,73 @@ def _pairs(predictions: pd.DataFrame, comparisons) -> pd.DataFrame:
                           "evidence": evidence.to_numpy()})
     return pairs.sort_values(["match_probability", "id_l", "id_r"],
                              ascending=[False, True, True], kind="stable").reset_index(drop=True)
+
+
+def duplicate_clusters(pairs: pd.DataFrame, activity: pd.DataFrame,
+                       threshold: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Group the IDs linked by pairs at or above ``threshold``; propose a surviving ID.
+
+    Parameters
+    ----------
+    pairs : DataFrame
+        ``DuplicateModel.pairs_``.
+    activity : DataFrame
+        ``visits`` and ``volume`` per ID (index); the survivor of a cluster is the ID
+        with the most visits, then the most volume, then the smallest ID.
+    threshold : float
+
+    Returns
+    -------
+    duplicates : DataFrame
+        ``id, duplicate_of, match_probability, evidence``: one row per linked pair,
+        ``id`` the one to merge (not the survivor; of two non-survivors the less active).
+    clusters : DataFrame
+        ``cluster, id, surviving_id, size, visits, volume``: every ID of a cluster of two
+        or more, clusters numbered by decreasing volume.
+
+    Examples
+    --------
+    >>> pairs = pd.DataFrame({"id_l": ["A", "B"], "id_r": ["B", "C"],
+    ...     "match_weight": [9.0, -3.0], "match_probability": [0.998, 0.11],
+    ...     "evidence": ["name=", "name≠"]})
+    >>> activity = pd.DataFrame({"visits": [2, 5, 1], "volume": [10.0, 20.0, 1.0]},
+    ...                         index=["A", "B", "C"])
+    >>> duplicates, clusters = duplicate_clusters(pairs, activity)
+    >>> duplicates[["id", "duplicate_of"]].values.tolist()
+    [['A', 'B']]
+    >>> clusters["surviving_id"].tolist()
+    ['B', 'B']
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    linked = pairs[pairs["match_probability"] >= threshold]
+    ids = pd.Index(sorted(set(linked["id_l"]) | set(linked["id_r"])))
+    columns = ["cluster", "id", "surviving_id", "size", "visits", "volume"]
+    if linked.empty:
+        return (pd.DataFrame(columns=["id", "duplicate_of", "match_probability", "evidence"]),
+                pd.DataFrame(columns=columns))
+    a, b = ids.get_indexer(linked["id_l"]), ids.get_indexer(linked["id_r"])
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(ids), len(ids)))
+    _, label = connected_components(graph, directed=False)
+    members = pd.DataFrame({"id": ids, "component": label}).join(
+        activity[["visits", "volume"]].reindex(ids).fillna(0), on="id")
+    ranked = members.sort_values(["component", "visits", "volume", "id"],
+                                 ascending=[True, False, False, True], kind="stable")
+    rank = ranked.groupby("component").cumcount()
+    survivor = ranked.groupby("component")["id"].first()
+    members["surviving_id"] = members["component"].map(survivor)
+    members["size"] = members.groupby("component")["id"].transform("size")
+    volume = members.groupby("component")["volume"].sum().sort_values(ascending=False, kind="stable")
+    members["cluster"] = members["component"].map(
+        pd.Series(np.arange(1, len(volume) + 1), index=volume.index))
+    clusters = members.sort_values(["cluster", "id"]).reset_index(drop=True)[columns]
+
+    order = pd.Series(rank.to_numpy(), index=ranked["id"].to_numpy())
+    left_first = order.reindex(linked["id_l"]).to_numpy() > order.reindex(linked["id_r"]).to_numpy()
+    duplicates = pd.DataFrame({
+        "id": np.where(left_first, linked["id_l"], linked["id_r"]),
+        "duplicate_of": np.where(left_first, linked["id_r"], linked["id_l"]),
+        "match_probability": linked["match_probability"].to_numpy(),
+        "evidence": linked["evidence"].to_numpy()})
+    return duplicates.reset_index(drop=True), clusters
