@@ -216,7 +216,10 @@ class DuplicateModel:
     lambda_ : float
         Estimated probability that two random records are the same.
     converged_ : bool
-        Whether every EM round converged within Splink's iteration limit.
+        Whether every EM round that ran converged within Splink's iteration limit.
+    failed_rounds_ : list of int
+        EM rounds (1-based) that could not run: no candidate pairs, or a level whose
+        probability vanished. The levels only they estimate keep their starting values.
     linker_ : splink.Linker
         The fitted linker, for Splink's charts and diagnostics.
     """
@@ -260,22 +263,35 @@ class DuplicateModel:
             self._fit_empty(comparisons)
             return self
         from splink import DuckDBAPI, Linker, block_on
+        from splink.internals.exceptions import EMTrainingException  # not re-exported publicly
 
         with _quiet_splink():
             db_api = DuckDBAPI()
-            frame = db_api.register(records.reset_index(drop=True), table_name="records")
-            linker = Linker(frame, self._settings(), log_level=logging.CRITICAL)
+            records = records.reset_index(drop=True)
+
+            def register(name):
+                return db_api.register(records, table_name=name)
+
+            linker = Linker(register("records"), self._settings(), log_level=logging.CRITICAL)
             linker.training.estimate_u_using_random_sampling(
                 max_pairs=self.u_max_pairs, seed=self.seed)
-            for columns in em_rules:
+            self.failed_rounds_ = []
+            for number, columns in enumerate(em_rules, start=1):
                 rule = columns if isinstance(columns, str) else block_on(*columns)
-                session = linker.training.estimate_parameters_using_expectation_maximisation(
-                    rule, max_pairs=self.em_max_pairs)
+                before = linker.misc.save_model_to_json()
+                try:
+                    session = linker.training.estimate_parameters_using_expectation_maximisation(
+                        rule, max_pairs=self.em_max_pairs)
+                except (EMTrainingException, ValueError):
+                    # no pairs for this rule, or a level never seen: go on from the model
+                    # as it was (a failed round can leave the linker half-updated)
+                    self.failed_rounds_.append(number)
+                    linker = Linker(register(f"records_{number}"), before,
+                                    log_level=logging.CRITICAL)
+                    continue
                 self.converged_ &= _converged(session)
             model = _floor_m(linker.misc.save_model_to_json(), self.m_floor)
-            linker = Linker(db_api.register(records.reset_index(drop=True),
-                                            table_name="records_scored"), model,
-                            log_level=logging.CRITICAL)
+            linker = Linker(register("records_scored"), model, log_level=logging.CRITICAL)
             blocked = linker.inference.predict()
             prior = _logit2(model["probability_two_random_records_match"])
             histogram = linker.misc.query_sql(
@@ -291,13 +307,16 @@ class DuplicateModel:
             predictions["match_probability"] = _probability(predictions["match_weight"])
             model["probability_two_random_records_match"] = lam
             # a linker holding the final model, for Splink's charts
-            linker = Linker(db_api.register(records.reset_index(drop=True),
-                                            table_name="records_final"), model,
-                            log_level=logging.CRITICAL)
+            linker = Linker(register("records_final"), model, log_level=logging.CRITICAL)
         self.linker_ = linker
         self.lambda_ = float(model["probability_two_random_records_match"])
         self.parameters_ = _parameters(model, comparisons)
         self.pairs_ = _pairs(predictions, comparisons)
+        if self.failed_rounds_:
+            warnings.warn(f"{self.table}: {len(self.failed_rounds_)} of {len(em_rules)} EM rounds "
+                          "found too few candidate pairs (few or no duplicates?); the levels "
+                          "only they estimate keep their starting values", RuntimeWarning,
+                          stacklevel=2)
         if not self.converged_:
             warnings.warn(f"{self.table}: the EM estimation of the duplicate model did not "
                           "converge; treat the match probabilities with caution",
@@ -306,6 +325,7 @@ class DuplicateModel:
 
     def _fit_empty(self, comparisons) -> None:
         self.linker_ = None
+        self.failed_rounds_ = []
         self.lambda_ = float("nan")
         self.parameters_ = pd.DataFrame(columns=["comparison", "level", "m", "u", "match_weight"])
         self.pairs_ = pd.DataFrame(columns=PAIR_COLUMNS)
