@@ -96,8 +96,12 @@ def _name(prefix: str = "") -> Comparison:
     ))
 
 
+def _size_difference(column: str) -> str:
+    return f"abs(ln(1 + {column}_l) - ln(1 + {column}_r))"
+
+
 def _relative(column: str, name: str, close: float) -> Comparison:
-    diff = f"abs(ln(1 + {column}_l) - ln(1 + {column}_r))"
+    diff = _size_difference(column)
     return Comparison(name, f"{column}_l IS NULL OR {column}_r IS NULL", (
         Level("same", f"{diff} <= 0.02", "=", 0.5),
         Level(f"within {close:.0%}", f"{diff} <= {np.log1p(close):.4f}", "≈", 0.2),
@@ -106,9 +110,18 @@ def _relative(column: str, name: str, close: float) -> Comparison:
 
 DOCTOR_COMPARISONS = (
     _name(),
+    # Department size only means something at the same account: one comparison, so that a
+    # doctor who moved (another account, another department) is not penalised twice.
     Comparison("account", "account_id_l IS NULL OR account_id_r IS NULL", (
-        Level("same account", "account_id_l = account_id_r", "=", 0.7),
-        Level("other account, same city", "city_l = city_r", "≈", 0.25),
+        Level("same account, same department size",
+              f"account_id_l = account_id_r AND {_size_difference('department_outpatients')} <= 0.02",
+              "=, department size=", 0.5),
+        Level("same account, department size within 25%",
+              f"account_id_l = account_id_r AND {_size_difference('department_outpatients')} <= 0.2231",
+              "=, department size≈", 0.2),
+        Level("same account, other department size", "account_id_l = account_id_r",
+              "=, department size≠", 0.05),
+        Level("other account, same city", "city_l = city_r", "≈", 0.2),
     )),
     Comparison("specialty", "specialty_l IS NULL OR specialty_r IS NULL", (
         Level("same", "specialty_l = specialty_r", "=", 0.9),)),
@@ -116,7 +129,6 @@ DOCTOR_COMPARISONS = (
         Level("same", "title_l = title_r", "=", 0.8),
         Level("one step apart", "abs(title_rank_l - title_rank_r) = 1", "≈", 0.15),
     )),
-    _relative("department_outpatients", "department size", 0.25),
     Comparison("visits", "rep_months_l IS NULL OR rep_months_r IS NULL", (
         Level("same rep, same month", "len(list_intersect(rep_months_l, rep_months_r)) > 0",
               ": same rep same month", 0.02),
@@ -138,14 +150,13 @@ _SAME_DEPARTMENT_SIZE = ("abs(ln(1 + l.department_outpatients) - "
                          "ln(1 + r.department_outpatients)) <= 0.2231")
 
 #: EM rounds: each leaves out of estimation the comparisons whose fields it blocks on,
-#: and each blocks on fields that make duplicates common among its pairs. Pairs never
-#: visited together by one rep with the same name: at one account they tell specialty,
-#: title and size, nationally they tell account; at one account with the same specialty
-#: and size they tell the name levels. Same name, title and size at one account tell
-#: the visit levels.
+#: and each blocks on fields that make duplicates common among its pairs. The same name
+#: and specialty tell account, title and visits; pairs that look like one doctor but for
+#: the name (same account and specialty, similar department, never visited by one rep in
+#: one month) tell the name levels; the same name, title and department size at one
+#: account tell specialty and visits.
 DOCTOR_EM = (
-    f"l.account_id = r.account_id AND l.name_folded = r.name_folded AND {_NOT_COVISITED}",
-    f"l.name_folded = r.name_folded AND l.specialty = r.specialty AND {_NOT_COVISITED}",
+    ("name_folded", "specialty"),
     f"l.account_id = r.account_id AND l.specialty = r.specialty AND {_SAME_DEPARTMENT_SIZE} "
     f"AND {_NOT_COVISITED}",
     f"l.account_id = r.account_id AND l.name_folded = r.name_folded AND l.title = r.title AND "
