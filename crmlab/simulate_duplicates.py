@@ -234,8 +234,8 @@ def _plant_doctors(tables, truth_doctors, rate, rng, months) -> pd.DataFrame:
         rows.append(row)
         pairs.append((row["doctor_id"], original["doctor_id"], mode))
     if rows:
-        tables["doctors"] = pd.concat([doctors, pd.DataFrame(rows)], ignore_index=True
-                                      ).astype(doctors.dtypes.to_dict())
+        tables["doctors"] = pd.concat(
+            [doctors, pd.DataFrame(rows).astype(doctors.dtypes.to_dict())], ignore_index=True)
     truth_doctors = _copy_truth(truth_doctors, "doctor_id", pairs)
     tables["visits"] = _move_visits(tables["visits"], plans, tables["reps"], months, rng)
     tables["prescriptions"] = _move_rows(tables["prescriptions"], "doctor_id", "month", moves, months)
@@ -285,8 +285,8 @@ def _plant_accounts(tables, truth_accounts, rate, rng, months):
         rows.append(row)
         pairs.append((row["account_id"], original["account_id"], mode))
     if rows:
-        tables["accounts"] = pd.concat([accounts, pd.DataFrame(rows)], ignore_index=True
-                                       ).astype(accounts.dtypes.to_dict())
+        tables["accounts"] = pd.concat(
+            [accounts, pd.DataFrame(rows).astype(accounts.dtypes.to_dict())], ignore_index=True)
         tables["doctors"] = doctors.assign(
             account_id=pd.array(doctor_account, dtype=doctors["account_id"].dtype))
     tables["sales"] = _move_rows(tables["sales"], "account_id", "date", moves, months)
