@@ -16,6 +16,7 @@ A reviewed ``clusters.csv`` maps IDs to their surviving ID when loading data:
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import pandas as pd
 
@@ -116,9 +117,13 @@ class DedupeResult(AnalysisResult):
                 table: model.lambda_ for table, model in
                 (("doctors", self.doctors_model), ("accounts", self.accounts_model))
                 if model is not None},
-            "converged": all(model.converged_ for model in (self.doctors_model, self.accounts_model)
-                             if model is not None),
+            "converged": all(model.converged_ for model in self.models()),
+            "notes": [note for model in self.models() for note in model.notes_],
         }
+
+    def models(self) -> list[DuplicateModel]:
+        """The fitted models: doctors, then accounts if searched."""
+        return [m for m in (self.doctors_model, self.accounts_model) if m is not None]
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -147,15 +152,19 @@ def run(data: str | Dataset = "data/sample", **params) -> DedupeResult:
     options = dict(min_probability=min(0.01, params.threshold), u_max_pairs=params.u_max_pairs,
                    em_max_pairs=params.em_max_pairs, m_floor=params.m_floor, seed=params.seed)
     activity = {"doctors": doctor_activity(ds.doctors, ds.visits, ds.prescriptions, ds.products)}
-    doctors_model = DuplicateModel("doctors", **options).fit(
-        doctor_records(ds.doctors, ds.accounts, ds.visits))
-    found = [("doctors", doctors_model)]
-    accounts_model = None
-    if params.accounts:
-        activity["accounts"] = account_activity(ds.accounts, ds.doctors, ds.visits, ds.sales,
-                                                ds.products)
-        accounts_model = DuplicateModel("accounts", **options).fit(account_records(ds.accounts))
-        found.append(("accounts", accounts_model))
+    with warnings.catch_warnings():
+        # the models' warnings become the result's notes, shown in summary and report
+        warnings.simplefilter("ignore", RuntimeWarning)
+        doctors_model = DuplicateModel("doctors", **options).fit(
+            doctor_records(ds.doctors, ds.accounts, ds.visits))
+        found = [("doctors", doctors_model)]
+        accounts_model = None
+        if params.accounts:
+            activity["accounts"] = account_activity(ds.accounts, ds.doctors, ds.visits,
+                                                    ds.sales, ds.products)
+            accounts_model = DuplicateModel("accounts", **options).fit(
+                account_records(ds.accounts))
+            found.append(("accounts", accounts_model))
     duplicates, clusters = [], []
     for table, model in found:
         pairs, groups = duplicate_clusters(model.pairs_, activity[table], params.threshold)

@@ -228,6 +228,8 @@ class DuplicateModel:
         Estimated probability that two random records are the same.
     converged_ : bool
         Whether every EM round that ran converged within Splink's iteration limit.
+    notes_ : list of str
+        What went less than well (also issued as RuntimeWarnings).
     failed_rounds_ : list of int
         EM rounds (1-based) that could not run: no candidate pairs, or a level whose
         probability vanished. The levels only they estimate keep their starting values.
@@ -270,6 +272,7 @@ class DuplicateModel:
             raise ValueError(f"table must be one of {', '.join(MODELS)}, got {self.table!r}")
         comparisons, _, em_rules = MODELS[self.table]
         self.converged_ = True
+        self.notes_ = []
         if len(records) < 2:
             self._fit_empty(comparisons)
             return self
@@ -324,14 +327,15 @@ class DuplicateModel:
         self.parameters_ = _parameters(model, comparisons)
         self.pairs_ = _pairs(predictions, comparisons)
         if self.failed_rounds_:
-            warnings.warn(f"{self.table}: {len(self.failed_rounds_)} of {len(em_rules)} EM rounds "
-                          "found too few candidate pairs (few or no duplicates?); the levels "
-                          "only they estimate keep their starting values", RuntimeWarning,
-                          stacklevel=2)
+            self.notes_.append(
+                f"{self.table}: {len(self.failed_rounds_)} of {len(em_rules)} EM rounds found "
+                "too few candidate pairs (few or no duplicates?); the levels only they estimate "
+                "keep their starting values")
         if not self.converged_:
-            warnings.warn(f"{self.table}: the EM estimation of the duplicate model did not "
-                          "converge; treat the match probabilities with caution",
-                          RuntimeWarning, stacklevel=2)
+            self.notes_.append(f"{self.table}: the EM estimation of the duplicate model did not "
+                               "converge; treat the match probabilities with caution")
+        for note in self.notes_:
+            warnings.warn(note, RuntimeWarning, stacklevel=2)
         return self
 
     def _fit_empty(self, comparisons) -> None:

@@ -42,8 +42,7 @@ def key_findings(result: DedupeResult) -> str:
         lines.append(f"- The largest case by volume: doctor {top['surviving_id']} with "
                      f"{len(top['ids'].split()) - 1} other ID(s), {top['volume_on_merged_ids']:,.0f} "
                      f"prescriptions logged under the other ID(s).")
-    if not summary["converged"]:
-        lines.append("- The estimation did not fully converge: treat probabilities with care.")
+    lines += [f"- Note: {note}." for note in summary["notes"]]
     return "\n".join(lines)
 
 
