@@ -129,38 +129,46 @@ DOCTOR_COMPARISONS = (
         Level("same", "title_l = title_r", "=", 0.8),
         Level("one step apart", "abs(title_rank_l - title_rank_r) = 1", "≈", 0.15),
     )),
-    Comparison("visits", "rep_months_l IS NULL OR rep_months_r IS NULL", (
-        Level("same rep, same month", "len(list_intersect(rep_months_l, rep_months_r)) > 0",
-              ": same rep same month", 0.02),
+    # Pairs visited by one rep in one month are no candidates (see DOCTOR_BLOCKING): a rep
+    # who meets a doctor logs the visit under one ID.
+    Comparison("visits", "visit_months_l IS NULL OR visit_months_r IS NULL", (
         Level("one starts as the other stops",
               "(first_month_r > last_month_l AND first_month_r - last_month_l <= 3) OR "
               "(first_month_l > last_month_r AND first_month_l - last_month_r <= 3)",
-              ": one starts as the other stops", 0.3),
+              ": one starts as the other stops", 0.35),
         Level("never in the same month", "len(list_intersect(visit_months_l, visit_months_r)) = 0",
               ": never in the same month", 0.3),
-    ), different=": same month, other rep"),
+    ), different=": same months, other reps"),
 )
-# The "different" level of visits: visited in the same month, by different reps.
-DOCTOR_BLOCKING = (("account_id",), ("city", "name_folded"), ("city", "name_letters"),
-                   ("city", "first_word"), ("city", "last_word"))
-#: Never visited by the same rep in the same month (both visited).
-_NOT_COVISITED = "len(list_intersect(l.rep_months, r.rep_months)) = 0"
+
+#: Never visited by the same rep in the same month (or one never visited).
+_NOT_COVISITED = ("(l.rep_months IS NULL OR r.rep_months IS NULL OR "
+                  "len(list_intersect(l.rep_months, r.rep_months)) = 0)")
 
 _SAME_DEPARTMENT_SIZE = ("abs(ln(1 + l.department_outpatients) - "
                          "ln(1 + r.department_outpatients)) <= 0.2231")
 
+
+def _rule(*columns: str) -> str:
+    """Equal ``columns`` and never visited together by one rep (a blocking rule in SQL)."""
+    return " AND ".join([*(f"l.{c} = r.{c}" for c in columns), _NOT_COVISITED])
+
+
+#: Candidate pairs: one account, or one city and a shared name key, letters or word; and
+#: never visited by the same rep in the same month.
+DOCTOR_BLOCKING = (_rule("account_id"), _rule("city", "name_folded"),
+                   _rule("city", "name_letters"), _rule("city", "first_word"),
+                   _rule("city", "last_word"))
+
 #: EM rounds: each leaves out of estimation the comparisons whose fields it blocks on,
 #: and each blocks on fields that make duplicates common among its pairs. The same name
 #: and specialty tell account, title and visits; pairs that look like one doctor but for
-#: the name (same account and specialty, similar department, never visited by one rep in
-#: one month) tell the name levels; the same name, title and department size at one
-#: account tell specialty and visits.
+#: the name (same account and specialty, similar department) tell the name levels; the
+#: same name, title and department size at one account tell specialty and visits.
 DOCTOR_EM = (
-    ("name_folded", "specialty"),
-    f"l.account_id = r.account_id AND l.specialty = r.specialty AND {_SAME_DEPARTMENT_SIZE} "
-    f"AND {_NOT_COVISITED}",
-    f"l.account_id = r.account_id AND l.name_folded = r.name_folded AND l.title = r.title AND "
-    f"{_SAME_DEPARTMENT_SIZE}",
+    _rule("name_folded", "specialty"),
+    f"{_rule('account_id', 'specialty')} AND {_SAME_DEPARTMENT_SIZE}",
+    f"{_rule('account_id', 'name_folded', 'title')} AND {_SAME_DEPARTMENT_SIZE}",
 )
 
 ACCOUNT_COMPARISONS = (
@@ -177,6 +185,9 @@ ACCOUNT_EM = (("city",), ("name_folded",))
 
 MODELS = {"doctors": (DOCTOR_COMPARISONS, DOCTOR_BLOCKING, DOCTOR_EM),
           "accounts": (ACCOUNT_COMPARISONS, ACCOUNT_BLOCKING, ACCOUNT_EM)}
+
+#: EM iterations per round (Splink's default); more lets m drift to 0 on sparse levels.
+MAX_ITERATIONS = 25
 
 PAIR_COLUMNS = ["id_l", "id_r", "match_weight", "match_probability", "evidence"]
 
@@ -254,12 +265,13 @@ class DuplicateModel:
         return SettingsCreator(
             link_type="dedupe_only",
             comparisons=[c.as_splink() for c in comparisons],
-            blocking_rules_to_generate_predictions=[block_on(*cols) for cols in blocking],
+            blocking_rules_to_generate_predictions=[
+                rule if isinstance(rule, str) else block_on(*rule) for rule in blocking],
             # the gamma columns (for evidence) come only with the matching columns; the
             # predictions are reduced to IDs, weights and evidence in _pairs
             retain_matching_columns=True,
             retain_intermediate_calculation_columns=False,
-            max_iterations=100,
+            max_iterations=MAX_ITERATIONS,
         )
 
     def fit(self, records: pd.DataFrame) -> "DuplicateModel":
@@ -405,7 +417,7 @@ def _converged(session) -> bool:
     history = getattr(session, "iteration_history", None)
     if history is None:
         return True
-    return len(history) < 100
+    return len(history) < MAX_ITERATIONS
 
 
 def _parameters(model: dict, comparisons) -> pd.DataFrame:
