@@ -23,7 +23,8 @@ import pandas as pd
 from crmlab.analyses.base import AnalysisResult, Params, check_params, load_data, param, rejects_summary
 from crmlab.features.dedupe import account_activity, account_records, doctor_activity, doctor_records
 from crmlab.io import Dataset
-from crmlab.models.dedupe import DuplicateModel, duplicate_clusters
+from crmlab.models.dedupe import DuplicateModel
+from crmlab.models.duplicate_clusters import duplicate_clusters
 
 DUPLICATE_COLUMNS = ["table", "id", "duplicate_of", "match_probability", "evidence"]
 CLUSTER_COLUMNS = ["table", "cluster", "id", "surviving_id", "size", "visits", "volume"]

@@ -15,9 +15,9 @@ from crmlab.features.dedupe import account_records, doctor_records
 from crmlab.models.dedupe import (
     PAIR_COLUMNS,
     DuplicateModel,
-    duplicate_clusters,
     prior_match_probability,
 )
+from crmlab.models.duplicate_clusters import duplicate_clusters
 from crmlab.simulate import simulate
 from crmlab.simulate_duplicates import plant_duplicates
 
