@@ -91,8 +91,9 @@ def plant_duplicates(world, rate: float = 0.03, seed: int = 7,
         "doctors": int(len(doctor_pairs)), "accounts": int(len(account_pairs)),
         "doctor_modes": {k: int(v) for k, v in doctor_pairs["mode"].value_counts().items()},
         "note": ("truth_doctors.duplicate_of / truth_accounts.duplicate_of: the ID a copy "
-                 "duplicates; the copy holds the activity of some months (switch: all months "
-                 "from one on; parallel: random months)."),
+                 "duplicates; the copy holds part of the activity (switch: everything from "
+                 "one month on; parallel: a share of the visits, logged by a second rep, and "
+                 "of the months of prescriptions)."),
     }
     return type(world)(tables=tables, truth=truth, truth_doctors=truth_doctors,
                        truth_accounts=truth_accounts)
