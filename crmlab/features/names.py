@@ -68,13 +68,13 @@ _FOLDS = [
 
 
 def _plain_words(name) -> list[str]:
-    """Lower-case ASCII words of ``name``; hyphens join, other punctuation splits."""
+    """Lower-case ASCII words and numbers of ``name``; hyphens join, punctuation splits."""
     if name is None or (not isinstance(name, str) and pd.isna(name)):
         return []
     text = unicodedata.normalize("NFKD", str(name).lower().translate(_SPECIAL))
     text = "".join(c for c in text if not unicodedata.combining(c))
     text = re.sub(r"['’\-]", "", text)
-    return re.sub(r"[^a-z]+", " ", text).split()
+    return re.sub(r"[^a-z0-9]+", " ", text).split()
 
 
 def fold_word(word: str) -> str:

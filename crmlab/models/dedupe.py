@@ -85,15 +85,18 @@ class Comparison:
         return out
 
 
-def _name(prefix: str = "") -> Comparison:
-    return Comparison(f"{prefix}name", "name_key_l IS NULL OR name_key_r IS NULL", (
+def _name(jaro_winkler: bool = True) -> Comparison:
+    """Name levels; accounts skip Jaro–Winkler (their names share long prefixes)."""
+    levels = (
         Level("same words", "name_key_l = name_key_r", "=", 0.5, tf_column="name_key"),
         Level("same after folding spelling and spacing",
               "name_folded_l = name_folded_r OR name_letters_l = name_letters_r", "≈", 0.15),
         Level("one letter apart", "damerau_levenshtein(name_folded_l, name_folded_r) <= 1", "≈", 0.15),
-        Level("Jaro-Winkler >= 0.88",
-              "jaro_winkler_similarity(name_folded_l, name_folded_r) >= 0.88", "~", 0.1),
-    ))
+    )
+    if jaro_winkler:
+        levels += (Level("Jaro-Winkler >= 0.88",
+                         "jaro_winkler_similarity(name_folded_l, name_folded_r) >= 0.88", "~", 0.1),)
+    return Comparison("name", "name_key_l IS NULL OR name_key_r IS NULL", levels)
 
 
 def _size_difference(column: str) -> str:
@@ -172,7 +175,7 @@ DOCTOR_EM = (
 )
 
 ACCOUNT_COMPARISONS = (
-    _name(),
+    _name(jaro_winkler=False),
     Comparison("city", "city_l IS NULL OR city_r IS NULL", (Level("same", "city_l = city_r", "=", 0.95),)),
     Comparison("type", "account_type_l IS NULL OR account_type_r IS NULL", (
         Level("same", "account_type_l = account_type_r", "=", 0.95),)),

@@ -2,8 +2,8 @@
 # # Doctors and accounts entered twice
 #
 # The same doctor is often entered twice in a CRM: by two reps, after a move between
-# departments, or with the name typed differently ("Zhang Wei" / "Wei Zhang", "Kovalenko"
-# / "Kovalenco", a dropped letter). A doctor split over two IDs is half as big in the
+# departments, or with the name typed differently (words swapped, another
+# transliteration, a typo or a dropped letter). A doctor split over two IDs is half as big in the
 # grading, their visits and prescriptions no longer meet, and one of the two looks lapsed.
 # This report lists the likely duplicates, groups them with a proposed surviving ID and
 # counts what they split. Names are compared inside crmlab only: nothing below shows one.
