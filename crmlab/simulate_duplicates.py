@@ -33,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import functools
 
 import numpy as np
 import pandas as pd
@@ -137,7 +138,9 @@ def _move_visits(visits: pd.DataFrame, plans: dict, reps: pd.DataFrame,
         return visits
     doctor = visits["doctor_id"].to_numpy(dtype=object).copy()
     rep = visits["rep_id"].to_numpy(dtype=object).copy()
+    dates = visits["date"].to_numpy()
     month = months.get_indexer(visits["date"].dt.to_period("M").dt.to_timestamp())
+    covering = functools.lru_cache(maxsize=None)(lambda territory, date: _rep_on(reps, territory, date))
     rows = np.flatnonzero(pd.Index(list(plans)).get_indexer(doctor) >= 0)
     for row in rows:
         plan = plans[doctor[row]]
@@ -150,7 +153,7 @@ def _move_visits(visits: pd.DataFrame, plans: dict, reps: pd.DataFrame,
         if moved:
             doctor[row] = plan["copy"]
             if plan["territory"] is not None:
-                rep[row] = _rep_on(reps, plan["territory"], visits["date"].iat[row]) or rep[row]
+                rep[row] = covering(plan["territory"], pd.Timestamp(dates[row])) or rep[row]
     visits = visits.copy()
     visits["doctor_id"] = pd.array(doctor, dtype=visits["doctor_id"].dtype)
     visits["rep_id"] = pd.array(rep, dtype=visits["rep_id"].dtype)
