@@ -59,9 +59,13 @@ def visit_behaviour(visits: pd.DataFrame) -> pd.DataFrame:
                           "rep_month": done["rep_id"].astype(str).to_numpy() + "|"
                           + month.astype(str), "month": month})
     grouped = frame.groupby("doctor_id", sort=True)
+    rep_months = (frame.drop_duplicates(["doctor_id", "rep_month"])
+                  .sort_values(["doctor_id", "rep_month"]).groupby("doctor_id")["rep_month"].agg(list))
+    visit_months = (frame.drop_duplicates(["doctor_id", "month"])
+                    .sort_values(["doctor_id", "month"]).groupby("doctor_id")["month"].agg(list))
     return pd.DataFrame({
-        "rep_months": grouped["rep_month"].agg(lambda s: sorted(set(s))),
-        "visit_months": grouped["month"].agg(lambda s: sorted(set(s.tolist()))),
+        "rep_months": rep_months,
+        "visit_months": visit_months,
         "first_month": grouped["month"].min(),
         "last_month": grouped["month"].max(),
     })
