@@ -171,9 +171,14 @@ def run(data: str | Dataset = "data/sample", **params) -> DedupeResult:
         pairs, groups = duplicate_clusters(model.pairs_, activity[table], params.threshold)
         duplicates.append(pairs.assign(table=table))
         clusters.append(groups.assign(table=table))
-    duplicates = pd.concat(duplicates, ignore_index=True)[DUPLICATE_COLUMNS]
-    clusters = pd.concat(clusters, ignore_index=True)[CLUSTER_COLUMNS]
+    duplicates = _stack(duplicates, DUPLICATE_COLUMNS)
+    clusters = _stack(clusters, CLUSTER_COLUMNS)
     return DedupeResult(params=params, rejects=rejects_summary(ds), doctors_model=doctors_model,
                         accounts_model=accounts_model, duplicates=duplicates,
                         clusters=clusters.astype({"cluster": int, "size": int, "visits": int}),
                         activity=activity)
+
+
+def _stack(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    frames = [frame[columns] for frame in frames if len(frame)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
