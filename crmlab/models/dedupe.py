@@ -184,7 +184,10 @@ ACCOUNT_COMPARISONS = (
     _relative("annual_outpatients", "outpatients", 0.2),
 )
 ACCOUNT_BLOCKING = (("city",), ("name_folded",), ("name_letters",))
-ACCOUNT_EM = (("city",), ("name_folded",))
+#: Accounts: the same reported outpatient volume in one city and type tells the name
+#: levels (two places rarely report the same figure); the same name tells the rest.
+ACCOUNT_EM = ("l.city = r.city AND l.account_type = r.account_type AND "
+              "l.annual_outpatients = r.annual_outpatients", ("name_folded",))
 
 MODELS = {"doctors": (DOCTOR_COMPARISONS, DOCTOR_BLOCKING, DOCTOR_EM),
           "accounts": (ACCOUNT_COMPARISONS, ACCOUNT_BLOCKING, ACCOUNT_EM)}
