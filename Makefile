@@ -31,9 +31,13 @@ national: $(STAMP)
 report: $(STAMP) $(DEMO)/truth.json
 	$(BIN)/crmlab run all --data $(DEMO) --out reports
 
+# Everything: tests (slow ones too), the notebooks against their outputs (nbval) and the
+# docstring examples of crmlab/ (the notebooks' paired .py scripts are not modules: ignored).
 test: $(STAMP)
-	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with nbval-sanitize.cfg -p no:cacheprovider
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with nbval-sanitize.cfg \
+		--doctest-modules crmlab --ignore-glob="notebooks/*/*.py" -p no:cacheprovider
 
+# The quick loop while editing: no papermill runs, no demo-scale worlds (under 2 minutes).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not slow" -p no:cacheprovider
 

@@ -10,12 +10,35 @@ from crmlab.config import ANALYSES
 
 
 def _parse_assignment(text: str) -> tuple[str, object]:
+    """``-p KEY=VALUE``: the key and the value read as YAML (``3``, ``true``, ``[a, b]``).
+
+    Raises
+    ------
+    ValueError
+        In one line naming the parameter, if there is no key or the value is not YAML.
+
+    Examples
+    --------
+    >>> _parse_assignment("horizon_months=6")
+    ('horizon_months', 6)
+    >>> _parse_assignment("x=[1")
+    Traceback (most recent call last):
+    ...
+    ValueError: -p x: '[1' is not a valid value: expected ',' or ']', ... quote it to pass text, ...
+    """
     import yaml
 
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"-p expects key=value, got {text!r}")
-    key, value = text.split("=", 1)
-    return key.strip(), yaml.safe_load(value)
+    from crmlab.config import yaml_problem
+
+    key, equals, value = text.partition("=")
+    key = key.strip()
+    if not equals or not key:
+        raise ValueError(f"-p expects KEY=VALUE, got {text!r}")
+    try:
+        return key, yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise ValueError(f"-p {key}: {value!r} is not a valid value: {yaml_problem(err)}; "
+                         f"quote it to pass text, e.g. -p '{key}=\"{value}\"'") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,15 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("data_dir")
     val.add_argument("--encoding", default="utf-8", help="CSV encoding, e.g. gb18030")
     val.add_argument("--rejects", default=None,
-                     help="rejects file (default: DATA_DIR/rejects.csv)")
+                     help="rejects file (default: DATA_DIR/rejects.csv; an old one is removed "
+                          "when no row is rejected)")
 
     run = sub.add_parser("run", help="run an analysis notebook with papermill")
     run.add_argument("analysis", choices=[*ANALYSES, "all"])
     run.add_argument("--data", default=None, help="data directory (default: params or data/sample)")
     run.add_argument("--out", default="reports", help="output directory")
     run.add_argument("--params", default=None, help="YAML file of parameters")
-    run.add_argument("-p", dest="overrides", action="append", default=[], type=_parse_assignment,
-                     metavar="KEY=VALUE", help="override one parameter (repeatable)")
+    run.add_argument("-p", dest="overrides", action="append", default=[],
+                     metavar="KEY=VALUE",
+                     help="override one parameter, value in YAML (repeatable)")
     return parser
 
 
@@ -69,18 +94,35 @@ def main(argv: list[str] | None = None) -> int:
             from crmlab.io import validate
 
             report = validate(args.data_dir, encoding=args.encoding)
-            rejects = report.write_rejects(args.rejects)
             print(report.to_text())
-            if rejects is not None:
-                print(f"rejected rows written to {rejects}")
+            target = args.rejects or report.data_dir / "rejects.csv"
+            try:
+                rejects = report.write_rejects(target)
+            except OSError as err:
+                # e.g. a read-only data folder: the report is printed all the same.
+                reason = err.strerror or str(err)
+                if report.rejects.empty:
+                    print(f"no row was rejected, but the old rejects file {target} could "
+                          f"not be removed: {reason}")
+                else:
+                    print(f"the rejected rows could not be written to {target}: {reason}; "
+                          "write them elsewhere with --rejects PATH")
+            else:
+                if rejects is not None:
+                    print(f"rejected rows written to {rejects}")
             return 0 if report.ok else 1
         if args.command == "run":
             from crmlab.runner import RunError, run_analyses
 
+            try:
+                overrides = dict(_parse_assignment(text) for text in args.overrides)
+            except ValueError as err:
+                print(f"crmlab run: {err}", file=sys.stderr)
+                return 2
             analyses = list(ANALYSES) if args.analysis == "all" else [args.analysis]
             try:
                 run_analyses(analyses, data_dir=args.data, out_dir=args.out,
-                             params_file=args.params, overrides=dict(args.overrides))
+                             params_file=args.params, overrides=overrides)
             except RunError as err:
                 print(f"crmlab run failed: {err}", file=sys.stderr)
                 return 1

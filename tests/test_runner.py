@@ -1,18 +1,28 @@
 """Tests of crmlab.runner and crmlab.reporting.outputs.
 
 The notebooks are tiny fixtures in ``tests/runner_cases/``: ``demo`` declares
-``data_dir``, ``out_dir`` and ``x``, prints ``x squared is {x * x}``, raises
-``ValueError("boom")`` when ``x < 0`` and saves ``{"x": x}`` and a table ``t``;
-``nosummary`` saves nothing. Each papermill run costs a kernel start, so the tests
-execute eight notebooks in all.
+``data_dir``, ``out_dir``, ``x = 1`` and ``label = ""``, prints ``x squared is {x * x}``
+(and ``label is ...`` when set), raises ``ValueError("boom")`` when ``x < 0`` and saves
+``{"x": x}`` and a table ``t``; ``nosummary`` saves nothing. Each papermill run costs a
+kernel start, so the tests execute nine notebooks in all (two in a slow-marked test);
+the checks made before a kernel starts run with papermill replaced by a stub that
+fails the test if called.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib.util
 import json
 import multiprocessing
 import os
+import re
 import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -23,7 +33,7 @@ import pandas as pd
 import pytest
 
 import crmlab
-from crmlab import cli, config
+from crmlab import cli, config, runner
 from crmlab.reporting import save_outputs, setup_display
 from crmlab.runner import RunError, run_analyses, run_analysis
 
@@ -49,6 +59,32 @@ def published(tmp_path_factory, kernel_imports_crmlab_under_test):
     folder = run_analysis("demo", data_dir=data, out_dir=out, notebooks_dir=CASES,
                           overrides={"x": 3}, progress=False)
     return out, data, folder
+
+
+@pytest.fixture
+def no_kernel(monkeypatch):
+    """papermill replaced: a test using this fails if a notebook would be executed."""
+    calls = []
+
+    def execute_notebook(*args, **kwargs):
+        calls.append(kwargs)
+        raise AssertionError("a kernel was started")
+
+    monkeypatch.setattr(runner.papermill, "execute_notebook", execute_notebook)
+    return calls
+
+
+@pytest.fixture
+def cli_on_cases(monkeypatch):
+    """``crmlab run`` over the notebooks of tests/runner_cases."""
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", CASES)
+    monkeypatch.setattr(cli, "ANALYSES", ("demo", "nosummary"))
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -103,6 +139,7 @@ def test_run_json_records_the_run(published):
 
 def test_override_wins_over_params_file(tmp_path):
     data = tmp_path / "from_params_file"
+    data.mkdir()
     params = tmp_path / "params.yaml"
     params.write_text(f"x: 2\ndata_dir: {data}\n")
     folder = run_analysis("demo", out_dir=tmp_path / "out", params_file=params,
@@ -116,14 +153,144 @@ def test_override_wins_over_params_file(tmp_path):
 @pytest.mark.parametrize(("analysis", "options", "message"), [
     ("demo", {"overrides": {"x": 1, "seeed": 7}}, r"unknown parameter\(s\) seeed"),
     ("demo", {"overrides": {"out_dir": "elsewhere"}}, "out_dir is set by the runner"),
-    ("demo", {"params_file": "no/such/params.yaml"}, "cannot read parameters"),
+    ("demo", {"params_file": "no/such/params.yaml"},
+     "cannot read parameters file no/such/params.yaml: No such file"),
+    ("demo", {"overrides": {"x": "abc"}}, "demo: parameter 'x' must be int, got str 'abc'"),
+    ("demo", {"overrides": {"x": 2.5}}, "parameter 'x' must be int, got float 2.5"),
+    ("demo", {"overrides": {"label": 3}}, "parameter 'label' must be str, got int 3"),
+    ("demo", {"data_dir": "no/such/data"}, "data folder no/such/data not found"),
     ("missing", {}, "notebook not found"),
 ])
-def test_bad_request_fails_before_running(tmp_path, analysis, options, message):
+def test_bad_request_fails_before_running(tmp_path, no_kernel, analysis, options, message):
     with pytest.raises(RunError, match=message):
         run_analysis(analysis, out_dir=tmp_path, notebooks_dir=CASES, progress=False,
                      **options)
     assert list(tmp_path.iterdir()) == []
+    assert no_kernel == []
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("x: [1\n", r"parameters file .*params\.yaml is not valid YAML: expected ',' or ']'.*"
+                r"\(line 2, column 1\)$"),
+    ("- x\n", r"parameters file .*params\.yaml must map parameter names to values"),
+])
+def test_bad_params_file_is_named_in_one_line(tmp_path, no_kernel, text, message):
+    params = tmp_path / "params.yaml"
+    params.write_text(text)
+    with pytest.raises(RunError, match=message) as raised:
+        run_analysis("demo", out_dir=tmp_path / "out", params_file=params,
+                     notebooks_dir=CASES, progress=False)
+    assert "\n" not in str(raised.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_date_is_passed_as_an_iso_string(tmp_path, no_kernel):
+    """YAML reads ``-p label=2024-06-30`` as a date; the kernel gets a string."""
+    with pytest.raises(RunError, match="a kernel was started"):
+        run_analysis("demo", out_dir=tmp_path, notebooks_dir=CASES, progress=False,
+                     overrides={"label": dt.date(2024, 6, 30), "x": 2})
+    (call,) = no_kernel
+    assert call["parameters"]["label"] == "2024-06-30"
+    # papermill writes parameters as Python source: a date would become 2024 - 6 - 30
+    json.dumps(call["parameters"])
+
+
+def test_data_dir_defaults_to_the_sample(tmp_path, no_kernel):
+    with pytest.raises(RunError, match="a kernel was started"):
+        run_analysis("demo", out_dir=tmp_path, notebooks_dir=CASES, progress=False)
+    assert no_kernel[0]["parameters"]["data_dir"] == str(config.SAMPLE_DIR)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("crmlab.analyses.overview") is None,
+                    reason="crmlab.analyses.overview does not exist")
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"seed": "abc"}, "overview: parameter 'seed' must be int, got str 'abc'"),
+    ({"horizon_months": "abc"}, "overview: unknown parameter 'horizon_months'"),
+    ({"sed": 3}, r"overview: unknown parameter 'sed' \(did you mean 'seed'\?\)"),
+    ({"allow_rejects": "yes please"}, "parameter 'allow_rejects' must be bool"),
+])
+def test_analysis_parameters_are_checked_by_its_params_class(tmp_path, no_kernel, overrides,
+                                                             message):
+    with pytest.raises(RunError, match=message):
+        run_analysis("overview", out_dir=tmp_path, overrides=overrides, progress=False)
+    assert no_kernel == []
+
+
+def test_analysis_parameters_are_coerced_before_the_kernel(tmp_path, no_kernel):
+    """Params.check's values reach the notebook: a date as text, a whole float as int."""
+    with pytest.raises(RunError, match="a kernel was started"):
+        run_analysis("overview", out_dir=tmp_path, progress=False,
+                     overrides={"encoding": dt.date(2024, 6, 30), "seed": 3.0})
+    parameters = no_kernel[0]["parameters"]
+    assert parameters["encoding"] == "2024-06-30"
+    assert parameters["seed"] == 3 and isinstance(parameters["seed"], int)
+    assert parameters["data_dir"] == str(config.SAMPLE_DIR)
+
+
+def test_out_dir_that_is_a_file_fails_before_running(tmp_path, no_kernel):
+    out = tmp_path / "reports"
+    out.write_text("not a folder")
+    with pytest.raises(RunError, match="output folder .*reports is a file, not a folder"):
+        run_analyses(["demo", "nosummary"], out_dir=out, notebooks_dir=CASES, progress=False)
+    with pytest.raises(RunError, match="cannot create the output folder .*: Not a directory"):
+        run_analysis("demo", out_dir=out / "sub", notebooks_dir=CASES, progress=False)
+    assert out.read_text() == "not a folder"
+    assert no_kernel == []
+
+
+@pytest.mark.parametrize(("argv", "code", "message"), [
+    (["-p", "x=[1"], 2, r"crmlab run: -p x: '\[1' is not a valid value: expected ',' or '\]'"),
+    (["-p", "x"], 2, "crmlab run: -p expects KEY=VALUE, got 'x'"),
+    (["-p", "x=abc"], 1, "demo: parameter 'x' must be int, got str 'abc'"),
+    (["--out", "{file}"], 1, "is a file, not a folder"),
+    (["--params", "{bad_yaml}"], 1, r"parameters file .*bad\.yaml is not valid YAML: "),
+])
+def test_cli_reports_bad_input_without_traceback(tmp_path, capsys, cli_on_cases, no_kernel,
+                                                argv, code, message):
+    (tmp_path / "a_file").write_text("")
+    (tmp_path / "bad.yaml").write_text("x: {1\n")
+    argv = [arg.format(file=tmp_path / "a_file", bad_yaml=tmp_path / "bad.yaml")
+            for arg in argv]
+    out = tmp_path / "reports"
+    assert cli.main(["run", "demo", "--out", str(out), *argv]) == code
+    captured = capsys.readouterr()
+    assert re.search(message, captured.err)
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "Traceback" not in captured.out + captured.err
+    assert no_kernel == []
+
+
+# --- what a run leaves behind and prints --------------------------------------------
+
+def test_cli_run_is_quiet_publishes_under_the_umask_and_cleans_dead_runs(
+        tmp_path, capfd, cli_on_cases):
+    """One line of progress, nothing from the kernel; mode from the umask; stale folders gone."""
+    out = tmp_path / "reports"
+    dead, alive = _dead_pid(), os.getppid()
+    stale = [out / f".tmp-demo-{dead}-x1y2", out / f".old-demo-{dead}-z3"]
+    kept = [out / f".tmp-demo-{alive}-live", out / f".tmp-nosummary-{dead}-other",
+            out / ".tmp-demo-nopid"]
+    for folder in stale + kept:
+        (folder / "sub").mkdir(parents=True)
+    previous = os.umask(0o027)
+    try:
+        code = cli.main(["run", "demo", "--out", str(out), "-p", "x=2",
+                         "-p", "label=2024-06-30"])
+    finally:
+        os.umask(previous)
+    captured = capfd.readouterr()
+
+    assert code == 0, captured.err
+    assert captured.err == ""  # no kernel warning ("without encryption"), no progress bar
+    assert "encryption" not in captured.out
+    (line,) = captured.out.splitlines()
+    assert line.startswith("[1/1] demo … done in ")
+    assert stat.S_IMODE((out / "demo").stat().st_mode) == 0o750
+    assert not any(folder.exists() for folder in stale)
+    assert all(folder.exists() for folder in kept)
+    run = json.loads((out / "demo" / "run.json").read_text())
+    assert run["parameters"]["label"] == "2024-06-30"
+    assert re.search("label is (&#x27;|')2024-06-30", (out / "demo" / "report.html").read_text())
 
 
 def test_failing_cell_keeps_previous_report(published, tmp_path):
@@ -154,6 +321,32 @@ def test_run_all_goes_on_after_a_failure_and_indexes_what_exists(tmp_path, capsy
     assert not (tmp_path / "nosummary").exists()
 
 
+@pytest.mark.slow
+def test_killed_run_keeps_the_report_and_the_next_run_cleans_up(published, tmp_path):
+    """SIGKILL mid-run: the previous report stays; the next run removes the dead run's folder."""
+    out = tmp_path / "reports"
+    shutil.copytree(published[0] / "demo", out / "demo")
+    before = _snapshot(out / "demo")
+    code = ("from crmlab.runner import run_analysis; "
+            f"run_analysis('demo', out_dir={str(out)!r}, notebooks_dir={str(CASES)!r}, "
+            "overrides={'x': 4}, progress=False)")
+    child = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".tmp-demo-*")):
+        assert child.poll() is None and time.monotonic() < deadline, "the run never started"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    (stale,) = out.glob(".tmp-demo-*")
+    assert stale.name.startswith(f".tmp-demo-{child.pid}-")
+    assert _snapshot(out / "demo") == before
+
+    run_analysis("demo", out_dir=out, notebooks_dir=CASES, overrides={"x": 5}, progress=False)
+    assert _leftovers(out) == []
+    assert json.loads((out / "demo" / "summary.json").read_text()) == {"x": 5}
+
+
+@pytest.mark.slow  # two processes, two kernels: the costliest test here
 def test_concurrent_runs_into_one_out_publish_one_complete_run(published, tmp_path):
     out = tmp_path / "reports"
     # papermill changes the working directory of its process: concurrency is by process.
@@ -173,14 +366,7 @@ def test_concurrent_runs_into_one_out_publish_one_complete_run(published, tmp_pa
     assert f"x squared is {x * x}" in (folder / "report.html").read_text()
 
 
-def test_cli_run_returns_1_on_failure(monkeypatch, tmp_path, capsys):
-    try:
-        from crmlab.io import DataContractError  # noqa: F401 — crmlab.cli.main needs it
-    except ImportError:
-        pytest.skip("crmlab.io.DataContractError does not exist yet")
-    monkeypatch.setattr(config, "NOTEBOOKS_DIR", CASES)
-    monkeypatch.setattr(cli, "ANALYSES", ("demo",))
-
+def test_cli_run_returns_1_on_failure(cli_on_cases, tmp_path, capsys):
     code = cli.main(["run", "demo", "--out", str(tmp_path), "-p", "x=-1"])
 
     assert code == 1

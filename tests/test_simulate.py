@@ -148,3 +148,84 @@ def test_seasonality_and_trend(demo):
 def test_unknown_scale_is_a_clear_error():
     with pytest.raises(ValueError, match="scale must be one of"):
         simulate("galactic")
+
+
+# ---------------------------------------------------------------- options (issue 17)
+
+def test_options_switched_off_give_the_default_world(tmp_path):
+    """Options draw from their own streams: passing their off values changes nothing."""
+    from crmlab.simulate import OPTIONS
+
+    a = write_world(simulate("sample", seed=3), tmp_path / "a")
+    b = write_world(simulate("sample", seed=3, **OPTIONS), tmp_path / "b")
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir())
+    _, mismatch, errors = filecmp.cmpfiles(a, b, names, shallow=False)
+    assert not mismatch and not errors
+    assert "targeting" not in json.loads((a / "truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def feedback_sample():
+    from crmlab.simulate import FEEDBACK_WORLD
+
+    return simulate("sample", seed=5, **FEEDBACK_WORLD)
+
+
+def test_rep_absences_are_written_in_the_contract(feedback_sample, tmp_path):
+    from crmlab.io import load, validate
+
+    out = write_world(feedback_sample, tmp_path / "world")
+    report = validate(out)
+    assert report.ok, report.to_text()
+    absences = load(out)["rep_absences"]
+    assert len(absences) > 0
+    assert set(absences["rep_id"]) <= set(feedback_sample.tables["reps"]["rep_id"])
+    assert (absences["end_date"] >= absences["start_date"]).all()
+    assert set(absences["reason"]) <= {"leave", "training", "sick"}
+    days = ((absences["end_date"] - absences["start_date"]).dt.days + 1).sum()
+    assert days == feedback_sample.truth["targeting"]["rep_absence_days"]
+    # a world written over an options world drops the table it no longer has
+    write_world(simulate("sample", seed=5), tmp_path / "world")
+    assert not (tmp_path / "world" / "rep_absences.csv").exists()
+
+
+def test_no_visit_on_a_day_the_rep_is_away(feedback_sample):
+    t = feedback_sample.tables
+    days = t["rep_absences"].assign(day=[pd.date_range(a, b) for a, b in
+                                         zip(t["rep_absences"]["start_date"], t["rep_absences"]["end_date"])])
+    away = set(days.explode("day").set_index(["rep_id", "day"]).index)
+    visits = t["visits"]
+    assert not any(key in away for key in zip(visits["rep_id"], visits["date"]))
+
+
+def test_truth_records_the_options(feedback_sample):
+    from crmlab.simulate import FEEDBACK_WORLD
+
+    truth = feedback_sample.truth
+    for key, value in FEEDBACK_WORLD.items():
+        assert truth["targeting"][key] == value == truth["config"][key]
+    # the visit effect itself is the default one: planted and realised long-run effect per visit
+    assert truth["visits"]["first_visit_long_run"] == pytest.approx(1.2)
+    assert 0.5 < truth["visits"]["per_visit_long_run"] < 1.2
+
+
+def _surprise_response(world):
+    """Within-doctor slope of log visits on last month's prescribing relative to the doctor's mean."""
+    panel = _panel(world)
+    wide_v = panel.pivot(index="doctor_id", columns="month", values="detailing_visits").to_numpy()
+    wide_y = panel.pivot(index="doctor_id", columns="month", values="trx").to_numpy()
+    surprise = np.log1p(wide_y[:, :-1]) - np.log1p(wide_y).mean(axis=1, keepdims=True)
+    visits = wide_v[:, 1:] - wide_v.mean(axis=1, keepdims=True)
+    ok = wide_y.mean(axis=1) > 2
+    return float(np.polyfit(surprise[ok].ravel(), visits[ok].ravel(), 1)[0])
+
+
+@pytest.mark.slow
+def test_feedback_targeting_makes_reps_chase_demand(demo):
+    """Under feedback targeting, visits follow last month's prescribing; without it they do not (much)."""
+    from crmlab.simulate import FEEDBACK_WORLD
+
+    chasing = simulate("demo", seed=11, **FEEDBACK_WORLD)
+    assert _surprise_response(chasing) > 0.3
+    assert _surprise_response(chasing) > 3 * abs(_surprise_response(demo))

@@ -94,7 +94,7 @@ class Params:
                     f"; parameters are {', '.join(names)}"
                 raise ParameterError(f"unknown parameter {name!r}{hint}")
             field = next(f for f in dataclasses.fields(cls) if f.name == name)
-            checked[name] = _coerce(name, value, hints[name], field.metadata.get("choices"))
+            checked[name] = check_value(name, value, hints[name], field.metadata.get("choices"))
         return cls(**checked)
 
 
@@ -102,8 +102,22 @@ def _type_name(kind) -> str:
     return getattr(kind, "__name__", None) or str(kind).replace("typing.", "")
 
 
-def _coerce(name: str, value, kind, choices):
-    """``value`` as ``kind``, or a :class:`ParameterError` naming the parameter."""
+def check_value(name: str, value, kind, choices: tuple | None = None):
+    """``value`` as type ``kind``, or a :class:`ParameterError` naming the parameter.
+
+    A date (YAML reads ``2024-06-30`` as one) becomes its ISO string where ``kind`` is
+    ``str``; an int is accepted as a float, a whole float as an int.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> check_value("as_of", datetime.date(2024, 6, 30), str)
+    '2024-06-30'
+    >>> check_value("horizon_months", "abc", int)
+    Traceback (most recent call last):
+    ...
+    crmlab.analyses.base.ParameterError: parameter 'horizon_months' must be int, got str 'abc'
+    """
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(kind)
@@ -114,7 +128,7 @@ def _coerce(name: str, value, kind, choices):
             if option is type(None):
                 continue
             try:
-                return _coerce(name, value, option, choices)
+                return check_value(name, value, option, choices)
             except ParameterError as err:
                 errors.append(err)
         raise errors[0]

@@ -1,4 +1,5 @@
-"""Feature builders for the attribution analysis: detailing by channel, active spells, bins.
+"""Feature builders for the attribution analysis: the product analysed, outcome panels,
+detailing by channel, active spells, size bins, event attendance, campaign donors.
 
 Every builder is a pure function (DataFrames in, a new DataFrame or Series out). They
 complement :mod:`crmlab.features.panels`, whose panels count detailing visits over all
@@ -11,7 +12,127 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crmlab.features.panels import CHANNELS, month_start
+from crmlab.features.common import completed_visits, own_product_ids
+from crmlab.features.panels import CHANNELS, account_month_panel, doctor_month_panel, month_start
+
+#: Event types with an attendance list, in the order they are reported.
+ATTENDED_EVENT_TYPES = ("seminar", "launch", "conference", "free_clinic", "other")
+
+
+def most_detailed_product(visits: pd.DataFrame, products: pd.DataFrame) -> str | None:
+    """The own product named in the most completed visits (None when visits are empty).
+
+    Examples
+    --------
+    >>> visits = pd.DataFrame({"product_id": ["P1", "P2", "P2"], "status": ["completed"] * 3})
+    >>> most_detailed_product(visits, pd.DataFrame({"product_id": ["P1", "P2"]}))
+    'P2'
+    """
+    if not len(visits) or "product_id" not in visits:
+        return None
+    named = completed_visits(visits)["product_id"].dropna().astype(str)
+    named = named[named != ""]
+    own = own_product_ids(products)
+    if own is not None:
+        named = named[named.isin(own)]
+    if not len(named):
+        return None
+    return str(named.value_counts().index[0])
+
+
+def analysed_product(visits: pd.DataFrame, products: pd.DataFrame, outcome: pd.DataFrame) -> str:
+    """The product of the visit lift when none is given.
+
+    The most-detailed own product; without visits the first own product; without a
+    products table the first product of the ``outcome`` table (sales or prescriptions).
+
+    Examples
+    --------
+    >>> products = pd.DataFrame({"product_id": ["C1", "P1"], "is_competitor": [True, False]})
+    >>> analysed_product(pd.DataFrame(), products, pd.DataFrame({"product_id": ["C1"]}))
+    'P1'
+    """
+    product_id = most_detailed_product(visits, products)
+    if product_id is not None:
+        return product_id
+    own = own_product_ids(products) or []
+    return str(own[0]) if len(own) else str(outcome["product_id"].iloc[0])
+
+
+def unit_prices(products: pd.DataFrame) -> pd.Series:
+    """``unit_price`` by product ID (empty without prices).
+
+    Examples
+    --------
+    >>> unit_prices(pd.DataFrame({"product_id": ["P1"], "unit_price": [50]})).to_dict()
+    {'P1': 50.0}
+    """
+    if not len(products) or "unit_price" not in products:
+        return pd.Series(dtype=float)
+    return (products.assign(product_id=products["product_id"].astype(str)).set_index("product_id")["unit_price"]
+            .astype(float))
+
+
+def no_visits() -> pd.DataFrame:
+    """An empty visits table with the contract's columns (outcome panels without visits)."""
+    return pd.DataFrame({"visit_id": pd.Series(dtype=str), "date": pd.Series(dtype="datetime64[ns]"),
+                         "doctor_id": pd.Series(dtype=str), "product_id": pd.Series(dtype=str),
+                         "channel": pd.Series(dtype=str), "status": pd.Series(dtype=str)})
+
+
+def unit_size(tables, months: pd.DatetimeIndex, *, doctor_level: bool, n_bins: int = 10
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit × month row (units sorted as in the panels): size bin and size.
+
+    Size is the unit's mean outcome over all products, whose noise is not the analysed
+    product's; it does not depend on the product, so it is built once for every panel.
+    ``tables`` maps contract table names to DataFrames.
+
+    Returns
+    -------
+    size_bin : ndarray of int16
+        :func:`level_bins` of the all-product outcome.
+    size : ndarray of float
+        The unit's mean all-product outcome.
+    """
+    if doctor_level:
+        every = doctor_month_panel(tables["doctors"], no_visits(), tables["prescriptions"], product_ids=None,
+                                   months=months)
+        unit, y = "doctor_id", "trx"
+    else:
+        every = account_month_panel(tables["accounts"], tables["sales"], product_ids=None, months=months)
+        unit, y = "account_id", "sell_out"
+    size_bin = level_bins(every, y, by=unit, n_bins=n_bins).to_numpy().astype(np.int16)
+    size = every.groupby(unit, sort=False)[y].transform("mean").to_numpy()
+    return size_bin, size
+
+
+def outcome_panel(tables, product_id: str, months: pd.DatetimeIndex, *, doctor_level: bool,
+                  size_bin: np.ndarray, size: np.ndarray) -> pd.DataFrame:
+    """The lean unit × month panel the visit and event models read, for one product.
+
+    Doctor level: ``doctor_id, account_id, month, trx, detailing_visits``; account
+    level: ``account_id, month, sell_out``; both with ``active`` (:func:`active_spell`),
+    ``level_bin`` and ``level`` (from :func:`unit_size`). Unit IDs are categorical: the
+    national doctor × month grid is 7.2M rows, so only these columns are kept.
+    """
+    if doctor_level:
+        visits = tables["visits"]
+        full = doctor_month_panel(tables["doctors"], visits if len(visits) else no_visits(),
+                                  tables["prescriptions"], product_ids=product_id, months=months)
+        keep, unit, y = ["doctor_id", "account_id", "month", "trx", "detailing_visits"], "doctor_id", "trx"
+    else:
+        full = account_month_panel(tables["accounts"], tables["sales"], product_ids=product_id, months=months)
+        keep, unit, y = ["account_id", "month", "sell_out"], "account_id", "sell_out"
+    panel = full[keep].copy()
+    del full
+    panel["active"] = active_spell(panel, y, by=unit).to_numpy()
+    for column in ("doctor_id", "account_id"):
+        if column in panel:
+            panel[column] = panel[column].astype("category")
+    panel["level_bin"] = size_bin
+    panel["level"] = size
+    return panel
 
 
 def detailing_by_channel(visits: pd.DataFrame, doctors: pd.DataFrame, months: pd.DatetimeIndex,
@@ -129,3 +250,112 @@ def first_attendance(events: pd.DataFrame, event_attendance: pd.DataFrame, event
     position = pd.Categorical(month_start(joined["start_date"]), categories=months).codes
     joined = joined.assign(position=position)[position >= 0]
     return joined.groupby(joined["doctor_id"].astype(str))["position"].min().rename("first_month")
+
+
+def attendance_by_account(first_month: pd.Series, doctors: pd.DataFrame, lags: int,
+                          censor_month: pd.Series | None = None):
+    """Doctor first-attendance months moved to their accounts (account-level event study).
+
+    Parameters
+    ----------
+    first_month : Series
+        Month index of each attending doctor's first event (:func:`first_attendance`).
+    doctors : DataFrame
+        Contract table (``doctor_id, account_id``).
+    lags : int
+        Months after the account's first attendance in which later attendees still count.
+    censor_month : Series, optional
+        Month index per doctor from which rows are dropped.
+
+    Returns
+    -------
+    first : Series
+        Month index of each account's first attendance.
+    attendees : Series
+        Attendees per account within ``lags`` months of its first attendance.
+    censor : Series or None
+        ``censor_month`` per account (its earliest).
+
+    Examples
+    --------
+    >>> doctors = pd.DataFrame({"doctor_id": ["D1", "D2"], "account_id": ["A1", "A1"]})
+    >>> first, attendees, _ = attendance_by_account(pd.Series({"D1": 2, "D2": 3}), doctors, lags=9)
+    >>> first.to_dict(), attendees.to_dict()
+    ({'A1': 2}, {'A1': 2})
+    """
+    account_of = doctors.assign(doctor_id=doctors["doctor_id"].astype(str)).set_index("doctor_id")["account_id"] \
+        .astype(str)
+    frame = pd.DataFrame({"account_id": first_month.index.map(account_of), "m": first_month.to_numpy()})
+    first = frame.groupby("account_id")["m"].min()
+    window = frame["m"].to_numpy() <= frame["account_id"].map(first).to_numpy() + lags
+    attendees = frame[window].groupby("account_id").size()
+    if censor_month is not None:
+        censor_month = pd.DataFrame({"a": censor_month.index.map(account_of), "m": censor_month.to_numpy()}) \
+            .groupby("a")["m"].min()
+    return first, attendees, censor_month
+
+
+def campaign_donors(panel: pd.DataFrame, region: str, y: str, *, max_donors: int = 60
+                    ) -> tuple[pd.DataFrame, int, bool]:
+    """Month × unit outcome: the campaign region (``treated``) and donor territories.
+
+    Donors are the territories of the other regions (a region has too few peers for a
+    convex match; territories share the national demand shape and are untouched by the
+    campaign). With more than ``max_donors`` territories outside the region, each
+    region's territories are pooled round-robin into equal groups (sums of untouched
+    territories are still valid donors): at national scale the other regions hold
+    ~1,350 territories, and a convex fit per placebo over that many takes hours.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        Account × month with ``region, territory_id, month`` and ``y``.
+
+    Returns
+    -------
+    wide : DataFrame
+        Months (sorted) × ``treated`` and donor columns (donors with sales only).
+    per_region : int
+        Donors kept per other region.
+    pooled : bool
+        Whether some region's territories were pooled.
+    """
+    region_col = panel["region"].astype(str)
+    treated = panel[region_col == str(region)].groupby("month")[y].sum().rename("treated")
+    other = (region_col != str(region)).to_numpy()
+    pairs = (pd.DataFrame({"region": region_col[other], "territory": panel["territory_id"].astype(str)[other]})
+             .drop_duplicates().sort_values(["region", "territory"], kind="stable"))
+    per_region = max(1, max_donors // max(pairs["region"].nunique(), 1))
+    size = pairs.groupby("region")["territory"].transform("size")
+    rank = pairs.groupby("region").cumcount()
+    pairs["donor"] = np.where(size <= per_region, pairs["territory"],
+                              pairs["region"] + ":group" + (rank % per_region + 1).astype(str))
+    pooled = bool((size > per_region).any())
+    donor_of = pairs.set_index("territory")["donor"]
+    donor_col = panel["territory_id"].astype(str)[other].map(donor_of)
+    donors = panel[other].groupby(["month", donor_col])[y].sum().unstack()
+    donors = donors.loc[:, donors.sum() > 0]
+    return pd.concat([treated, donors], axis=1).sort_index(), per_region, pooled
+
+
+def detailing_per_unit(counts: pd.DataFrame, panel: pd.DataFrame, unit: str) -> np.ndarray:
+    """Completed detailing visits (all channels) per row of the outcome ``panel``.
+
+    ``counts`` is :func:`detailing_by_channel` (doctor × month, same order as a
+    doctor-level panel); at account level the doctors' visits are summed per account
+    and month and aligned to the panel's rows.
+
+    Examples
+    --------
+    >>> counts = pd.DataFrame({"doctor_id": ["D1", "D2"], "account_id": ["A1", "A1"],
+    ...     "month": pd.to_datetime(["2025-01-01"] * 2), "detailing_face_to_face": [1.0, 2.0]})
+    >>> panel = pd.DataFrame({"account_id": ["A1"], "month": pd.to_datetime(["2025-01-01"])})
+    >>> detailing_per_unit(counts, panel, "account_id").tolist()
+    [3.0]
+    """
+    detailing = counts.filter(like="detailing_").sum(axis=1)
+    if unit == "account_id":
+        detailing = detailing.groupby([counts["account_id"], counts["month"]]).sum()
+        detailing = detailing.reindex(pd.MultiIndex.from_frame(panel[["account_id", "month"]].astype(
+            {"account_id": str})), fill_value=0.0)
+    return detailing.to_numpy()

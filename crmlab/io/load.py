@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import codecs
+import functools
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pandera
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from crmlab.io.read import FAILURE_COLUMNS, FileProblem, parse_table, read_table
+from crmlab.io.checks import (
+    concat_failures,
+    duplicate_rows,
+    future_dates,
+    key_failures,
+    reject_records,
+    rejected_rows,
+    schema_failures,
+    self_key_failures,
+)
+from crmlab.io.read import FileProblem, parse_table, read_table
 from crmlab.io.report import (
-    REJECT_COLUMNS,
     SUMMARY_COLUMNS,
     DataContractError,
     ValidationReport,
@@ -26,18 +33,14 @@ from crmlab.io.report import (
     reject_issues,
 )
 from crmlab.io.schemas import (
-    ALLOWED_VALUES,
     CONTRACT,
     FOREIGN_KEYS,
     NON_EMPTY_TABLES,
-    NON_NEGATIVE,
     OUTCOME_TABLES,
     REQUIRED_TABLES,
     TABLES,
-    ForeignKey,
     fields,
     parents,
-    table_schema,
 )
 
 
@@ -63,6 +66,7 @@ class Dataset:
     accounts: pd.DataFrame
     doctors: pd.DataFrame
     reps: pd.DataFrame
+    rep_absences: pd.DataFrame
     products: pd.DataFrame
     distributors: pd.DataFrame
     visits: pd.DataFrame
@@ -155,108 +159,21 @@ def _missing_columns(table: str, frame: pd.DataFrame, file: Path) -> dict | None
                  f"(columns found: {found}){hint}")
 
 
-def _schema_failures(table: str, frame: pd.DataFrame, parse_failures: pd.DataFrame
-                     ) -> pd.DataFrame:
-    """Run the pandera schema; one row per failed value, with a readable reason."""
-    try:
-        table_schema(table).validate(frame, lazy=True, inplace=True)
-        return parse_failures
-    except pandera.errors.SchemaErrors as err:
-        cases = err.failure_cases
-    if cases["index"].isna().any():
-        # Typing happens before the schema, so a column-wide failure is a bug here.
-        raise RuntimeError(f"{table}: unexpected schema failure\n{cases.to_string()}")
-    value = cases["failure_case"].astype(str)
-    column = cases["column"].astype(str)
-    reason = pd.Series("", index=cases.index)
-    check = pd.Series("", index=cases.index)
-    spec = fields(table)
-
-    kind = cases["check"] == "not_nullable"
-    check[kind], reason[kind] = "required", "required " + column[kind] + " is missing"
-    kind = cases["check"] == "field_uniqueness"
-    check[kind], reason[kind] = "unique", "duplicate " + column[kind] + " '" + value[kind] + "'"
-    kind = cases["check"] == NON_NEGATIVE
-    check[kind] = NON_NEGATIVE
-    reason[kind] = column[kind] + " must be >= 0, got " + value[kind]
-    kind = cases["check"] == ALLOWED_VALUES
-    check[kind] = ALLOWED_VALUES
-    allowed = column[kind].map(lambda name: ", ".join(spec[name].allowed))
-    reason[kind] = column[kind] + " '" + value[kind] + "' is not one of: " + allowed
-
-    found = pd.DataFrame({"row": cases["index"].astype("int64"), "check": check,
-                          "column": column, "reason": reason})
-    # A value that did not parse is missing now; it is reported once, as unparseable.
-    parsed_bad = pd.MultiIndex.from_frame(parse_failures[["row", "column"]])
-    again = (found["check"] == "required") & pd.MultiIndex.from_frame(
-        found[["row", "column"]]).isin(parsed_bad)
-    return _concat([parse_failures, found[~again]])
+@functools.lru_cache(maxsize=None)
+def _empty_table(table: str) -> pd.DataFrame:
+    """A table without rows, with its contract columns and dtypes (copy before use)."""
+    return parse_table(table, pd.DataFrame())[0]
 
 
-def _isin(values: pd.Series, ids) -> np.ndarray:
-    """``values.isin(ids)`` in arrow: fast for tens of millions of string IDs."""
-    found = pc.is_in(pa.array(values.array), value_set=pa.array(ids, type=pa.string()))
-    return found.fill_null(False).to_numpy(zero_copy_only=False)
-
-
-def _key_failures(key: ForeignKey, frame: pd.DataFrame, parent: pd.DataFrame,
-                  parent_rejected: np.ndarray) -> pd.DataFrame:
-    """Rows whose ``key.column`` is not a parent ID, or is the ID of a rejected parent row."""
-    values = frame[key.column]
-    ids = parent[key.parent_column].dropna()
-    unknown = ~_isin(values, ids.unique()) & values.notna().to_numpy()
-    orphan = np.zeros(len(values), dtype=bool)
-    if len(parent_rejected):
-        kept = ids.drop(index=parent_rejected, errors="ignore")
-        lost = ids[ids.index.isin(parent_rejected) & ~ids.isin(kept)].unique()
-        orphan = _isin(values, lost)
-    rows = np.flatnonzero(unknown | orphan)
-    text = values.iloc[rows].astype(str)
-    is_orphan = orphan[rows]
-    reason = np.where(
-        is_orphan,
-        key.column + " '" + text + f"' refers to a rejected {key.parent} row",
-        "unknown " + key.column + " '" + text + f"' (not in {key.parent})")
-    return pd.DataFrame({"row": rows.astype("int64"),
-                         "check": np.where(is_orphan, "rejected_parent", "foreign_key"),
-                         "column": key.column, "reason": reason})
-
-
-def _concat(failures: list[pd.DataFrame]) -> pd.DataFrame:
-    failures = [found for found in failures if not found.empty]
-    if not failures:
-        return pd.DataFrame(columns=FAILURE_COLUMNS).astype({"row": "int64"})
-    return pd.concat(failures, ignore_index=True)
-
-
-def _rejected_rows(failures: pd.DataFrame) -> np.ndarray:
-    return np.unique(failures["row"].to_numpy(dtype="int64"))
-
-
-def _reject_records(table: str, frame: pd.DataFrame, failures: pd.DataFrame,
-                    bad_values: dict) -> pd.DataFrame:
-    """The rejects of one table, each with its row's values as JSON."""
-    failures = failures.sort_values(["row"], kind="stable")
-    rows = _rejected_rows(failures)
-    personal = [f.name for f in CONTRACT[table] if f.personal]
-    shown = frame.iloc[rows].drop(columns=personal)
-    for name in shown.columns:
-        if pd.api.types.is_datetime64_any_dtype(shown[name].dtype):
-            shown[name] = shown[name].dt.strftime("%Y-%m-%d")
-    shown = shown.astype(object)
-    for name, raw in bad_values.items():
-        # Show what the file held, not the missing value it became.
-        raw = raw[raw.index.isin(shown.index)]
-        shown.loc[raw.index, name] = raw.astype(object)
-    json = shown.to_json(orient="records", lines=True, force_ascii=False, date_format="iso")
-    values = pd.Series(json.splitlines() if len(shown) else [], index=rows, dtype=object)
-    records = failures.assign(table=table, values=values.reindex(failures["row"]).to_numpy())
-    return records[REJECT_COLUMNS]
+def today() -> pd.Timestamp:
+    """Today's date: a fact dated after it (a prescription in 2099) is rejected."""
+    return pd.Timestamp.today().normalize()
 
 
 def _check(data_dir, encoding: str, tables=None, stop_on_fatal: bool = False) -> _Checked:
     """Read and check a data directory; never raises for bad input."""
     data_dir = Path(data_dir)
+    today_ = today()
     issues: list[dict] = []
     frames: dict[str, pd.DataFrame] = {}
     failures: dict[str, pd.DataFrame] = {}
@@ -307,7 +224,7 @@ def _check(data_dir, encoding: str, tables=None, stop_on_fatal: bool = False) ->
         if table not in files:
             continue
         try:
-            raw = read_table(files[table], encoding)
+            raw, short = read_table(files[table], encoding)
         except FileProblem as problem:
             issues.append(issue(table, None, problem.check, str(problem)))
         else:
@@ -318,7 +235,9 @@ def _check(data_dir, encoding: str, tables=None, stop_on_fatal: bool = False) ->
                                 f"{table} must not be empty")
             if problem is None:
                 frame, parse_failures, bad_values[table] = parse_table(table, raw)
-                failures[table] = _schema_failures(table, frame, parse_failures)
+                failures[table] = concat_failures([
+                    short, schema_failures(table, frame, parse_failures),
+                    duplicate_rows(table, frame), future_dates(table, frame, today_)])
                 frames[table] = frame
             else:
                 issues.append(problem)
@@ -332,36 +251,24 @@ def _check(data_dir, encoding: str, tables=None, stop_on_fatal: bool = False) ->
             if key.table != table or key.parent == table:
                 continue
             if key.parent in frames:
-                own.append(_key_failures(key, frames[table], frames[key.parent],
+                own.append(key_failures(key, frames[table], frames[key.parent],
                                          rejected[key.parent]))
             elif (key.parent not in files and key.parent not in REQUIRED_TABLES
                   and frames[table][key.column].notna().any()):
                 issues.append(issue(table, key.column, "reference_unchecked",
                                     f"{key.parent} has no file: {key.column} not checked",
                                     severity="warning"))
-        found = _concat(own)
+        found = concat_failures(own)
         for key in FOREIGN_KEYS:
             if key.table == table and key.parent == table:
-                found = _self_key_failures(key, frames[table], found)
+                found = self_key_failures(key, frames[table], found)
         failures[table] = found
-        rejected[table] = _rejected_rows(found)
+        rejected[table] = rejected_rows(found)
 
-    rejects = [_reject_records(table, frames[table], failures[table], bad_values[table])
+    rejects = [reject_records(table, frames[table], failures[table], bad_values[table])
                for table in frames if not failures[table].empty]
     rejects = pd.concat(rejects, ignore_index=True) if rejects else empty_rejects()
     return result(files, rejected, rejects)
-
-
-def _self_key_failures(key: ForeignKey, frame: pd.DataFrame, found: pd.DataFrame
-                       ) -> pd.DataFrame:
-    """Keys within one table (distributors.parent_id): repeat until no new row is rejected."""
-    while True:
-        extra = _key_failures(key, frame, frame, _rejected_rows(found))
-        new = ~pd.MultiIndex.from_frame(extra[FAILURE_COLUMNS[:3]]).isin(
-            pd.MultiIndex.from_frame(found[FAILURE_COLUMNS[:3]]))
-        if not new.any():
-            return found
-        found = _concat([found, extra[new]])
 
 
 def validate(data_dir, *, encoding: str = "utf-8") -> ValidationReport:
@@ -449,7 +356,7 @@ def load(data_dir, *, encoding: str = "utf-8", tables=None,
     for table in TABLES:
         frame = checked.frames.get(table)
         if frame is None:
-            frame = parse_table(table, pd.DataFrame())[0]
+            frame = _empty_table(table).copy()
         elif len(checked.rejected.get(table, ())):
             frame = frame.drop(index=checked.rejected[table]).reset_index(drop=True)
         tables_out[table] = frame

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from crmlab.io.schemas import CONTRACT, STRING, Field, is_id_column
+from crmlab.io.sniff import FileProblem, short_rows, sniff_csv
 
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "1.0")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "0.0")
@@ -25,30 +26,46 @@ NULL_WORDS = ("na", "n/a", "#n/a", "null", "none", "nan", "nat")
 
 # Columns for every failure found while parsing or checking a table.
 FAILURE_COLUMNS = ["row", "check", "column", "reason"]
+#: Largest magnitude of a number in a float or int column. Beyond it a value is a typo or
+#: an overflow, not a count of packs or money; float64 still holds every integer exactly
+#: below 2**53 (about 9e15), so sums of such values stay exact.
+MAX_ABS = 1e15
+_MAX_TEXT = f"{MAX_ABS:.0e}".replace("+", "")
+
+__all__ = ["FAILURE_COLUMNS", "MAX_ABS", "FileProblem", "parse_column", "parse_table",
+           "read_table"]
 
 
-class FileProblem(Exception):
-    """A file that cannot be read as a contract table at all (fatal for its table)."""
-
-    def __init__(self, check: str, message: str):
-        super().__init__(message)
-        self.check = check
-
-
-def read_table(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
+def read_table(path: Path, encoding: str = "utf-8") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read one table file, CSV as text only, with a 0-based row index.
+
+    Returns
+    -------
+    frame : DataFrame
+        The table as read.
+    failures : DataFrame
+        ``row, check, column, reason`` of the rows of a CSV that have fewer fields than
+        its header line (``truncated_row``); pandas would fill them in silently.
 
     Raises
     ------
     FileProblem
-        The file is empty, cannot be decoded, or cannot be parsed.
+        The file is empty, cannot be decoded or parsed, is not a comma-delimited text
+        file (an Excel workbook, UTF-16, semicolons), or repeats a column name.
     """
     if path.suffix == ".parquet":
-        return _read_parquet(path)
-    return _read_csv(path, encoding)
+        frame = _read_parquet(path)
+        failures = pd.DataFrame(columns=FAILURE_COLUMNS)
+    else:
+        frame, failures = _read_csv(path, encoding)
+    repeated = frame.columns[frame.columns.duplicated()]
+    if len(repeated):
+        raise FileProblem("duplicate_column", f"{path.name} has the column "
+                          f"{repeated[0]!r} more than once: rename or remove one")
+    return frame, failures
 
 
-def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
+def _read_csv(path: Path, encoding: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     try:
         codec = codecs.lookup(encoding).name
     except LookupError:
@@ -56,6 +73,7 @@ def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
     # utf-8-sig also reads plain UTF-8 and drops the byte-order mark Excel writes.
     if codec == "utf-8":
         codec = "utf-8-sig"
+    sniff_csv(path, codec)
     try:
         with warnings.catch_warnings():
             # A row longer than the header would shift or lose values: refuse the file.
@@ -78,7 +96,14 @@ def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
     except (pd.errors.ParserError, ValueError) as err:
         raise FileProblem("unreadable", f"{path.name} is not a readable CSV file: {err}") from None
     frame.columns = [str(column).strip() for column in frame.columns]
-    return frame
+    rows, counts = short_rows(path, codec, frame.shape[1], len(frame))
+    first_missing = pd.Series(frame.columns.to_numpy()[counts], dtype=object)
+    reason = ("the line has " + pd.Series(counts, dtype="int64").astype(str)
+              + f" of the header's {frame.shape[1]} fields: " + first_missing
+              + " and after are missing (a truncated line?)")
+    failures = pd.DataFrame({"row": rows.astype("int64"), "check": "truncated_row",
+                             "column": first_missing, "reason": reason})
+    return frame, failures
 
 
 def _arrow_string(dtype: pa.DataType):
@@ -109,7 +134,7 @@ def _as_text(values: pd.Series) -> pd.Series:
         values = values.astype(values.cat.categories.dtype)
     if pd.api.types.is_float_dtype(values.dtype):
         known = values.dropna()
-        if np.isfinite(known).all() and (known == np.floor(known)).all():
+        if (np.abs(known) < 2**53).all() and (known == np.floor(known)).all():
             values = values.astype("Int64")
     if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
         text = values.astype(str).astype(STRING)
@@ -177,20 +202,40 @@ def parse_date(values: pd.Series, *, month: bool = False) -> tuple[pd.Series, pd
     return _floor(dates, month), bad
 
 
-def parse_number(values: pd.Series, *, integer: bool = False) -> tuple[pd.Series, pd.Series]:
-    """Numbers as float64, or as nullable Int64 with ``integer`` (a fraction is bad)."""
+def _as_float(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Any column as float64 (``inf`` included) and the mask of values that are not numbers."""
     if pd.api.types.is_bool_dtype(values.dtype):
         values = values.astype("float64")
     if pd.api.types.is_numeric_dtype(values.dtype):
-        numbers = values.astype("float64")
-        bad = pd.Series(False, index=values.index)
-    else:
-        text = _typed_text(values)
-        numbers = pd.to_numeric(text.astype(object), errors="coerce").astype("float64")
-        bad = numbers.isna() & text.notna()
+        return values.astype("float64"), pd.Series(False, index=values.index)
+    text = _typed_text(values)
+    numbers = pd.to_numeric(text.astype(object), errors="coerce").astype("float64")
+    return numbers, numbers.isna() & text.notna()
+
+
+def out_of_range(values: pd.Series) -> pd.Series:
+    """Numbers that are infinite or larger in magnitude than :data:`MAX_ABS`.
+
+    Examples
+    --------
+    >>> out_of_range(pd.Series(["1", "inf", "-1e23", "x", None])).tolist()
+    [False, True, True, False, False]
+    """
+    numbers, _ = _as_float(values)
+    return pd.Series(~(np.abs(numbers.to_numpy()) <= MAX_ABS) & numbers.notna().to_numpy(),
+                     index=values.index)
+
+
+def parse_number(values: pd.Series, *, integer: bool = False) -> tuple[pd.Series, pd.Series]:
+    """Numbers as float64, or as nullable Int64 with ``integer`` (a fraction is bad).
+
+    Infinite numbers, and numbers beyond ±:data:`MAX_ABS`, are bad too.
+    """
+    numbers, bad = _as_float(values)
+    bad |= ~(np.abs(numbers) <= MAX_ABS) & numbers.notna()
+    numbers = numbers.mask(bad)
     if integer:
-        fraction = numbers.notna() & ~np.isclose(numbers, np.round(numbers))
-        bad |= fraction | np.isinf(numbers)
+        bad |= numbers.notna() & ~np.isclose(numbers, np.round(numbers))
         numbers = numbers.mask(bad).round().astype("Int64")
     return numbers, bad
 
@@ -230,6 +275,20 @@ def parse_column(field: Field, values: pd.Series) -> tuple[pd.Series, pd.Series]
         pd.Series(False, index=values.index)
 
 
+def _parse_failures(field: Field, raw: pd.Series) -> pd.DataFrame:
+    """``row, check, column, reason`` of the values of one column that did not parse."""
+    text = raw.astype(str)
+    check = pd.Series(_FORMAT_CHECK[field.kind], index=raw.index)
+    reason = f"unparseable {field.name} '" + text + f"' ({_EXPECTED[field.kind]})"
+    if field.kind in ("float", "int"):
+        huge = out_of_range(raw)
+        check[huge] = "finite_number"
+        reason[huge] = (field.name + " '" + text[huge]
+                        + "' is not a finite number (at most " + _MAX_TEXT + " in size)")
+    return pd.DataFrame({"row": raw.index.to_numpy(), "check": check.to_numpy(),
+                         "column": field.name, "reason": reason.to_numpy()})
+
+
 def parse_table(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Type every column of a raw table in place of the text, and fill defaults.
 
@@ -261,10 +320,7 @@ def parse_table(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
         if bad.any():
             raw = frame.loc[bad, name]
             bad_values[name] = raw
-            reason = f"unparseable {name} '" + raw.astype(str) + f"' ({_EXPECTED[field.kind]})"
-            failures.append(pd.DataFrame({"row": raw.index.to_numpy(),
-                                          "check": _FORMAT_CHECK[field.kind],
-                                          "column": name, "reason": reason.to_numpy()}))
+            failures.append(_parse_failures(field, raw))
         frame[name] = typed
     for field in CONTRACT[table]:
         if field.name not in frame.columns:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from crmlab.io.export import csv_safe
 from crmlab.io.schemas import REQUIRED_TABLES, TABLES
 
 ISSUE_COLUMNS = ["table", "column", "check", "rows", "examples", "severity"]
@@ -158,6 +159,11 @@ class ValidationReport:
     def write_rejects(self, path: str | Path | None = None) -> Path | None:
         """Write the rejected rows as CSV (UTF-8); nothing is written when there are none.
 
+        When no row was rejected, a rejects file left at ``path`` by an earlier check
+        (recognised by its header line) is removed, so it cannot be mistaken for the
+        rejects of the data as it is now. Text cells that a spreadsheet would run as a
+        formula are written with a leading ``'``.
+
         Parameters
         ----------
         path : str or Path, optional
@@ -168,14 +174,30 @@ class ValidationReport:
         Path or None
             The file written, or None when no row was rejected.
 
+        Raises
+        ------
+        OSError
+            The file cannot be written (e.g. a read-only folder).
+
         Examples
         --------
         >>> report = validate("data/sample")  # doctest: +SKIP
         >>> report.write_rejects("/tmp/rejects.csv")  # doctest: +SKIP
         """
-        if self.rejects.empty:
-            return None
         path = Path(path) if path is not None else self.data_dir / "rejects.csv"
+        if self.rejects.empty:
+            if is_rejects_file(path):
+                path.unlink()
+            return None
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.rejects.to_csv(path, index=False, encoding="utf-8")
+        csv_safe(self.rejects).to_csv(path, index=False, encoding="utf-8")
         return path
+
+
+def is_rejects_file(path: Path) -> bool:
+    """True when ``path`` is a file whose first line is the header of a rejects file."""
+    try:
+        with open(path, encoding="utf-8", newline="") as file:
+            return file.readline().rstrip("\r\n") == ",".join(REJECT_COLUMNS)
+    except (OSError, UnicodeDecodeError):
+        return False

@@ -39,6 +39,7 @@ class Field:
     ``allowed`` values are compared after stripping blanks and lower-casing.
     ``default`` fills missing values; ``default_from`` fills them from another column.
     ``personal`` columns are never copied into the rejects file.
+    ``past`` dates must not be after today (a fact cannot have happened yet).
     """
 
     name: str
@@ -50,6 +51,7 @@ class Field:
     default: object = None
     default_from: str | None = None
     personal: bool = False
+    past: bool = False
 
 
 def _f(name: str, kind: str = "str", **kw) -> Field:
@@ -84,6 +86,13 @@ CONTRACT: dict[str, tuple[Field, ...]] = {
         _f("hire_date", "date"),
         _f("end_date", "date"),
     ),
+    # optional: days a rep was away (leave, training, sick), capacity shocks reps do not choose
+    "rep_absences": (
+        _f("rep_id", required=True),
+        _f("start_date", "date", required=True),
+        _f("end_date", "date", default_from="start_date"),
+        _f("reason"),
+    ),
     "products": (
         _f("product_id", required=True, unique=True),
         _f("brand"),
@@ -99,7 +108,7 @@ CONTRACT: dict[str, tuple[Field, ...]] = {
     ),
     "visits": (
         _f("visit_id", required=True, unique=True),
-        _f("date", "date", required=True),
+        _f("date", "date", required=True, past=True),
         _f("rep_id", required=True),
         _f("doctor_id", required=True),
         _f("product_id"),
@@ -124,12 +133,12 @@ CONTRACT: dict[str, tuple[Field, ...]] = {
     "prescriptions": (
         _f("doctor_id", required=True),
         _f("product_id", required=True),
-        _f("month", "month", required=True),
+        _f("month", "month", required=True, past=True),
         _f("trx", "float", required=True, non_negative=True),
         _f("nrx", "float", non_negative=True),
     ),
     "sales": (
-        _f("date", "date", required=True),
+        _f("date", "date", required=True, past=True),
         _f("account_id", required=True),
         _f("product_id", required=True),
         _f("units", "float", required=True),
@@ -137,13 +146,13 @@ CONTRACT: dict[str, tuple[Field, ...]] = {
         _f("revenue", "float"),
     ),
     "shipments": (
-        _f("date", "date", required=True),
+        _f("date", "date", required=True, past=True),
         _f("distributor_id", required=True),
         _f("product_id", required=True),
         _f("units", "float", required=True),
     ),
     "inventory": (
-        _f("date", "date", required=True),
+        _f("date", "date", required=True, past=True),
         _f("distributor_id", required=True),
         _f("product_id", required=True),
         _f("units_on_hand", "float", required=True, non_negative=True),
@@ -158,6 +167,18 @@ REQUIRED_TABLES: tuple[str, ...] = ("accounts", "doctors", "reps", "products", "
 OUTCOME_TABLES: tuple[str, ...] = ("prescriptions", "sales")
 #: Required tables that must also hold at least one row.
 NON_EMPTY_TABLES: tuple[str, ...] = ("accounts", "products")
+#: Tables without an ID column, where an exact copy of a row would be counted twice.
+FACT_TABLES: tuple[str, ...] = ("rep_absences", "event_attendance", "prescriptions", "sales",
+                                "shipments", "inventory")
+#: Rows whose ``past`` dates may be in the future: (table, column, value), e.g. a planned visit.
+FUTURE_ALLOWED: tuple[tuple[str, str, str], ...] = (("visits", "status", "planned"),)
+
+#: Column names (normalised by :func:`normalise_name`) that hold personal data, in any
+#: table: never copied into the rejects, reports or output CSVs.
+PERSONAL_NAMES: frozenset[str] = frozenset({
+    "name", "doctorname", "fullname", "firstname", "lastname", "surname", "givenname",
+    "phone", "mobile", "telephone", "email", "idcard", "idnumber", "nationalid",
+})
 
 
 @dataclass(frozen=True)
@@ -174,6 +195,7 @@ FOREIGN_KEYS: tuple[ForeignKey, ...] = (
     ForeignKey("doctors", "account_id", "accounts", "account_id"),
     ForeignKey("distributors", "parent_id", "distributors", "distributor_id"),
     ForeignKey("visits", "rep_id", "reps", "rep_id"),
+    ForeignKey("rep_absences", "rep_id", "reps", "rep_id"),
     ForeignKey("visits", "doctor_id", "doctors", "doctor_id"),
     ForeignKey("visits", "product_id", "products", "product_id"),
     ForeignKey("event_attendance", "event_id", "events", "event_id"),
@@ -193,6 +215,40 @@ FOREIGN_KEYS: tuple[ForeignKey, ...] = (
 def fields(table: str) -> dict[str, Field]:
     """The contract columns of ``table`` by name."""
     return {field.name: field for field in CONTRACT[table]}
+
+
+def normalise_name(name) -> str:
+    """A column name lower-cased, without blanks, ``_`` or ``-``: ``Doctor Name`` → ``doctorname``.
+
+    Examples
+    --------
+    >>> normalise_name(" Full_Name ")
+    'fullname'
+    """
+    return "".join(char for char in str(name).lower() if char.isalnum())
+
+
+def is_personal(name) -> bool:
+    """True when a column's name says it holds personal data (``Name``, ``e-mail``...).
+
+    Examples
+    --------
+    >>> is_personal("Name"), is_personal("doctor_id")
+    (True, False)
+    """
+    return normalise_name(name) in PERSONAL_NAMES
+
+
+def allowed_columns(table: str) -> list[str]:
+    """The contract columns of ``table`` that may be shown (not personal): the allow-list
+    of the rejects' ``values``.
+
+    Examples
+    --------
+    >>> allowed_columns("doctors")[-1]
+    'department_outpatients'
+    """
+    return [field.name for field in CONTRACT[table] if not field.personal]
 
 
 def is_id_column(name: str) -> bool:

@@ -2,7 +2,10 @@
 
 Both are written so that a rerun on the same data is byte-identical: keys sorted,
 floats rounded to 6 significant digits, NaN written as ``null`` (JSON) or an empty
-field (CSV).
+field (CSV). CSV tables are safe to open in a spreadsheet: a text cell that would run
+as a formula (``=``, ``+``, ``-``, ``@``, tab, carriage return first) gets a leading ``'``
+(the OWASP CSV-injection rule), and columns named as personal data (``name``,
+``Doctor Name``, ``email``...) are dropped with a warning.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from crmlab.io.export import csv_safe, drop_personal
 
 SIGNIFICANT_DIGITS = 6
 
@@ -35,7 +40,9 @@ def save_outputs(
         paths are converted to JSON types; NaN and NaT become ``null``; floats are
         rounded to 6 significant digits.
     tables : dict of str to DataFrame, optional
-        Tables written as ``<name>.csv`` without the index, floats as ``%.6g``.
+        Tables written as ``<name>.csv`` without the index, floats as ``%.6g``;
+        personal-data columns are left out (with a warning) and text cells that a
+        spreadsheet would run as formulas are quoted with a leading ``'``.
 
     Raises
     ------
@@ -61,6 +68,7 @@ def save_outputs(
     text = json.dumps(_to_json(summary), indent=2, sort_keys=True, allow_nan=False)
     (out_dir / "summary.json").write_text(text + "\n", encoding="utf-8")
     for name, table in tables.items():
+        table = csv_safe(drop_personal(table, f"{name}.csv"))
         table.to_csv(out_dir / f"{name}.csv", index=False,
                      float_format=f"%.{SIGNIFICANT_DIGITS}g", lineterminator="\n")
 

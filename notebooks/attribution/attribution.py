@@ -15,21 +15,19 @@
 
 # %% [markdown]
 # # Attribution: what do visits and events add?
-# Visit lift: within-doctor (or within-account when only sales exist) panel regression with doctor and
-# month × size fixed effects, an estimated carry-over (adstock decay), saturation within a month and
-# channel weights; cluster-robust intervals by doctor; the naive pooled slope beside it shows the
-# targeting bias. Events with attendance: staggered event study (imputation / two-stage DiD) of attendees
-# against comparable non-attendees. Region campaign: synthetic control with placebo inference. ROI per
-# event type and per account.
+#
+# How many prescriptions (or, without doctor-level data, units of sell-out) a detailing
+# visit, an event and a regional campaign add, and whether they pay for themselves. The
+# method is described at the end.
 
 # %%
-import crmlab.config
-import crmlab.io
-from crmlab.models.attribution import attribution_report
-from crmlab.reporting import save_outputs, setup_display
-from crmlab.reporting import attribution as plots
-
 # %matplotlib inline
+import matplotlib.pyplot as plt
+
+from crmlab.analyses import attribution
+from crmlab.reporting import rejects_note, setup_display
+from crmlab.reporting import attribution as report
+
 setup_display()
 
 # %% tags=["parameters"]
@@ -44,71 +42,99 @@ n_bins = 10
 leads = 6
 lags = 9
 max_units = 20000
+alpha = 0.05
 
 # %%
-ds = crmlab.io.load(crmlab.config.resolve_path(data_dir), encoding=encoding, allow_rejects=allow_rejects)
-report = attribution_report(ds, product_id=product_id or None, cost_per_visit=cost_per_visit,
-                            n_bins=n_bins, leads=leads, lags=lags, max_units=max_units, seed=seed)
-summary, tables = report.summary, report.tables
-print("outcome:", summary["outcome"], "| product:", summary["product_id"], "| unit:", summary["unit"])
-print(*summary["notes"], sep="\n")
+result = attribution.run(data_dir, **attribution.AttributionParams.pick(globals()))
+print(report.headline(result))
+print(rejects_note(result.rejects))
+print(*result.notes, sep="\n")
+
+# %% [markdown]
+# ## Key findings
+#
+# Estimates come from optimisation and vary in their last digits with the machine's
+# numerical library; the cell after them checks each key figure against the value
+# recorded on the committed sample, within its own standard error.
+
+# %% tags=["nbval-ignore-output"]
+print(*report.key_findings(result), sep="\n")
+
+# %%
+checks = report.recorded_checks(result, data_dir)
+assert checks["within"].all(), checks
+print(report.checks_note(checks))
 
 # %% [markdown]
 # ## Visit lift
-# Effects per completed visit, with 95% intervals. `per_visit_long_run` sums all months; the naive pooled
+# Effects per completed visit. `per_visit_long_run` sums all months; the naive pooled
 # slope (no fixed effects) mixes the visit effect with doctor size.
 
 # %%
-print(summary["visits"]["method"])
-tables.get("visit_effects", tables["roi_accounts"].head(0)).round(3)
+if result.visit_model is not None:
+    report.plot_naive_vs_causal(result.naive_vs_causal)
+    report.plot_carryover(result.visit_model.results_.carryover_curve)
+    report.plot_response_curve(result.visit_model.results_.response_curve)
+    plt.show()
 
-# %%
-tables["naive_vs_causal"].round(3) if "naive_vs_causal" in tables else None
+# %% tags=["nbval-ignore-output"]
+report.effects_table(result.visit_model.results_.effects, alpha) if result.visit_model else None
+
+# %% tags=["nbval-ignore-output"]
+report.effects_table(result.naive_vs_causal, alpha) if result.visit_model else None
 
 # %% [markdown]
-# Long-run effect per visit by potential (terciles of the first 6 months' prescriptions), conditional on the
-# pooled carry-over and saturation.
+# Long-run effect per visit by potential (terciles of the first 6 months' outcome),
+# conditional on the pooled carry-over and saturation.
 
-# %%
-tables["visit_effects_by_segment"].round(3) if "visit_effects_by_segment" in tables else None
-
-# %%
-if "naive_vs_causal" in tables:
-    plots.plot_naive_vs_causal(tables["naive_vs_causal"])
-    plots.plot_carryover(tables["carryover_curve"])
-    plots.plot_response_curve(tables["response_curve"])
-    plots.plt.show()
+# %% tags=["nbval-ignore-output"]
+report.effects_table(result.visit_effects_by_segment, alpha) if result.visit_model else None
 
 # %% [markdown]
 # ## Event lift
-# Event-study coefficients per attendee (month -1 is the reference); leads test for pre-trends.
+# Event-study coefficients per attendee (month -1 is the reference); the months before
+# the event test for pre-trends.
 
 # %%
-plots.plot_event_study(tables["event_study"])
-plots.plt.show()
+report.plot_event_study(result.event_study)
+plt.show()
 
 # %%
-tables["event_study"].round(3)
+result.event_study.groupby("event_type", sort=False).size().rename("months estimated")
+
+# %% tags=["nbval-ignore-output"]
+report.event_effects_table(result)
 
 # %% [markdown]
 # ## Regional campaign (synthetic control) and ROI by event type
 
-# %%
-if "campaign_path" in tables:
-    plots.plot_campaign(tables["campaign_path"])
-    plots.plt.show()
-[{k: (round(v, 3) if isinstance(v, float) else v) for k, v in c.items() if k != "method"} for c in summary["campaigns"]]
+# %% tags=["nbval-ignore-output"]
+if result.campaign_model is not None:
+    report.plot_campaign(result.tables["campaign_path"])
+    plt.show()
+report.campaigns_table(result)
 
-# %%
-plots.plot_roi_events(tables["roi_events"])
-plots.plt.show()
-tables["roi_events"].round(2)
+# %% tags=["nbval-ignore-output"]
+report.plot_roi_events(result.roi_events)
+plt.show()
+result.roi_events.set_index("event_type").round(2)
 
 # %% [markdown]
 # ## Account ROI: where extra visits would pay most
+# Accounts ranked by the value of one more face-to-face visit a month, minus its cost.
 
 # %%
-tables["roi_accounts"].head(10).round(2)
+print(f"{len(result.roi_accounts)} accounts, {int(result.roi_accounts['visits'].sum())} completed visits of "
+      f"product {result.product_id}")
+
+# %% tags=["nbval-ignore-output"]
+result.roi_accounts.set_index("rank").head(10).round(2)
+
+# %% [markdown]
+# ## Method
 
 # %%
-save_outputs(out_dir, summary, tables)
+print(*report.methods(result), sep="\n\n")
+
+# %%
+result.save(out_dir)

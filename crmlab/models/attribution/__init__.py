@@ -1,24 +1,20 @@
-"""Attribution: causal lift of visits and events on prescriptions and sales, with ROI."""
+"""Attribution models: causal lift of visits and events on prescriptions and sales, with ROI.
 
-from crmlab.models.attribution.analysis import (
-    AttributionReport,
-    account_roi,
-    attribution_report,
-    campaign_effect,
-    most_detailed_product,
-)
+The analysis composing them is :mod:`crmlab.analyses.attribution`.
+"""
+
+from crmlab.models.attribution.benchmarks import linear_lags_fe, naive_pooled_slope
+from crmlab.models.attribution.campaign import CampaignEffect, campaign_effect
 from crmlab.models.attribution.events import EventStudy, EventStudyResults
+from crmlab.models.attribution.inference import EstimationWarning
+from crmlab.models.attribution.roi import (ACCOUNT_ROI_COLUMNS, EVENT_ROI_COLUMNS, account_roi, event_roi_table,
+                                           roi)
 from crmlab.models.attribution.synth import SyntheticControl, SyntheticControlResults, simplex_weights
-from crmlab.models.attribution.visits import (
-    VisitLift,
-    VisitLiftResults,
-    linear_lags_fe,
-    naive_pooled_slope,
-    saturation_curve,
-)
+from crmlab.models.attribution.visits import VisitLift, VisitLiftResults, saturation_curve
 
 __all__ = [
-    "AttributionReport", "EventStudy", "EventStudyResults", "SyntheticControl", "SyntheticControlResults",
-    "VisitLift", "VisitLiftResults", "account_roi", "attribution_report", "campaign_effect", "linear_lags_fe",
-    "most_detailed_product", "naive_pooled_slope", "saturation_curve", "simplex_weights",
+    "ACCOUNT_ROI_COLUMNS", "CampaignEffect", "EVENT_ROI_COLUMNS", "EstimationWarning", "EventStudy",
+    "EventStudyResults", "SyntheticControl", "SyntheticControlResults", "VisitLift", "VisitLiftResults",
+    "account_roi", "campaign_effect", "event_roi_table", "linear_lags_fe", "naive_pooled_slope", "roi",
+    "saturation_curve", "simplex_weights",
 ]

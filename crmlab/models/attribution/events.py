@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crmlab.models.attribution.visits import Z95, _interval
+from crmlab.models.attribution.inference import FIXEF_TOL, finite_errors
+from crmlab.models.uncertainty import ESTIMATE_COLUMNS, interval, z_value
 
 
 @dataclass
@@ -35,7 +36,11 @@ class EventStudyResults:
     effect_months : int
         Months after the event with a lift (the run of significant months from month 1).
     pretrend_p_value : float
-        Joint Wald test that all lead coefficients are zero.
+        Joint Wald test that all lead coefficients are zero (NaN without leads).
+    attendees : int
+        Treated units with months after their event.
+    method : str
+        Plain-language statement of the method.
     """
 
     coefficients: pd.DataFrame
@@ -45,6 +50,12 @@ class EventStudyResults:
     pretrend_p_value: float
     attendees: int
     method: str
+
+    def summary(self) -> pd.DataFrame:
+        """The per-attendee effects: ``effect, estimate, std_error, ci_low, ci_high``."""
+        return pd.DataFrame([{"effect": name, **{k: effect[k] for k in ESTIMATE_COLUMNS}}
+                             for name, effect in (("per_attendee_month", self.per_attendee_month),
+                                                  ("per_attendee_total", self.per_attendee_total))])
 
 
 class EventStudy:
@@ -63,9 +74,14 @@ class EventStudy:
         fixed-effects design tens of columns wide, too much memory at national scale.
     random_state : int
         Seed of that sample.
+    alpha : float
+        Intervals cover ``1 - alpha`` (0.05: 95%); the effect window is the run of
+        months whose interval excludes zero.
 
     Attributes
     ----------
+    converged_ : bool
+        Every standard error is finite (else a warning was issued).
     results_ : EventStudyResults
 
     Examples
@@ -73,11 +89,13 @@ class EventStudy:
     >>> EventStudy(leads=6, lags=9).fit(panel, first_month).results_.per_attendee_total  # doctest: +SKIP
     """
 
-    def __init__(self, leads: int = 6, lags: int = 9, max_units: int | None = None, random_state: int = 0):
+    def __init__(self, leads: int = 6, lags: int = 9, max_units: int | None = None, random_state: int = 0,
+                 alpha: float = 0.05):
         self.leads = leads
         self.lags = lags
         self.max_units = max_units
         self.random_state = random_state
+        self.alpha = alpha
 
     def fit(self, panel: pd.DataFrame, first_month: pd.Series, *, unit: str = "doctor_id", y: str = "trx",
             censor_month: pd.Series | None = None, attendees_per_unit: pd.Series | None = None) -> EventStudy:
@@ -133,9 +151,9 @@ class EventStudy:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # stage 1: counterfactual from untreated doctor-months only
-            stage1 = pf.feols(f"y ~ {slopes} | unit + month_bin", data=untreated_rows(data))
+            stage1 = pf.feols(f"y ~ {slopes} | unit + month_bin", data=untreated_rows(data), fixef_tol=FIXEF_TOL)
             slope = {int(str(k).split("_")[1]): v for k, v in stage1.coef().items()}
-            fe = stage1.fixef()
+            fe = stage1.fixef(atol=FIXEF_TOL, btol=FIXEF_TOL)
             unit_fe = pd.Series(fe["C(unit)"]).rename(index=str)
             month_fe = pd.Series(fe["C(month_bin)"]).rename(index=str)
             intercept = 0.0
@@ -149,7 +167,8 @@ class EventStudy:
             pre["lead"] = np.where((pre["rel"] >= -self.leads) & (pre["rel"] <= -2), pre["rel"], 0)
             lead_fit = None
             if (pre["lead"] != 0).any():
-                lead_fit = pf.feols(f"y ~ i(lead, ref=0) + {slopes} | unit + month_bin", data=pre, vcov={"CRV1": "unit"})
+                lead_fit = pf.feols(f"y ~ i(lead, ref=0) + {slopes} | unit + month_bin", data=pre,
+                                    vcov={"CRV1": "unit"}, fixef_tol=FIXEF_TOL)
         # stage 2: event-time means of the imputed effects, clustered by unit
         post_rel = np.sort(treated["rel"].unique())
         est = treated.groupby("rel")["tau"].mean().reindex(post_rel)
@@ -168,17 +187,16 @@ class EventStudy:
                 for j, k in enumerate(post_rel)]
         p_value = np.nan
         if lead_fit is not None:
-            from scipy import stats
-            lead_coef = lead_fit.coef()
-            lead_vcov = np.asarray(lead_fit._vcov)
-            is_lead = [str(n).startswith("lead") for n in lead_coef.index]
-            lead_vcov = lead_vcov[np.ix_(is_lead, is_lead)]
-            lead_coef = lead_coef[is_lead]
-            for j, name in enumerate(lead_coef.index):
+            lead_coef, lead_se = lead_fit.coef(), lead_fit.se()
+            is_lead = np.array([str(n).startswith("lead") for n in lead_coef.index])
+            for name in lead_coef.index[is_lead]:
                 rows.append({"months_after": int(float(str(name).split("::")[-1])),
-                             "estimate": float(lead_coef.iloc[j]), "std_error": float(np.sqrt(lead_vcov[j, j]))})
-            b = lead_coef.to_numpy()
-            p_value = float(stats.chi2.sf(float(b @ np.linalg.pinv(lead_vcov) @ b), len(b)))
+                             "estimate": float(lead_coef[name]), "std_error": float(lead_se[name])})
+            # joint Wald test of the leads (chi-squared, pseudo-inverse of their covariance)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                wald = lead_fit.wald_test(R=np.eye(len(is_lead))[is_lead], distribution="chi2")
+            p_value = float(wald["pvalue"])
         table = pd.DataFrame(rows)
         table = pd.concat([table, pd.DataFrame({"months_after": [-1], "estimate": [0.0], "std_error": [0.0]})])
         table = table.sort_values("months_after").reset_index(drop=True)
@@ -186,8 +204,9 @@ class EventStudy:
         if attendees_per_unit is not None and len(attendees_per_unit):
             scale = float(attendees_per_unit.mean())
         table[["estimate", "std_error"]] /= scale
-        table["ci_low"] = table["estimate"] - Z95 * table["std_error"]
-        table["ci_high"] = table["estimate"] + Z95 * table["std_error"]
+        z = z_value(self.alpha)
+        table["ci_low"] = table["estimate"] - z * table["std_error"]
+        table["ci_high"] = table["estimate"] + z * table["std_error"]
 
         post = [n for n in names if rel_of[n] >= 0]
         w = np.ones(len(post))
@@ -216,9 +235,11 @@ class EventStudy:
         if self.sampled_:
             method += (f" Fitted on a seeded random sample of {self.max_units:,} of {self.n_units_total_:,} units "
                        "(national scale: memory of the fixed-effects design).")
+        self.converged_ = finite_errors(np.r_[table["std_error"].to_numpy(), month_se, total_se],
+                                        "EventStudy")
         self.results_ = EventStudyResults(
-            coefficients=table, per_attendee_month=_interval(month_est, month_se),
-            per_attendee_total=_interval(total_est, total_se), effect_months=n_effect,
+            coefficients=table, per_attendee_month=interval(month_est, month_se, self.alpha),
+            per_attendee_total=interval(total_est, total_se, self.alpha), effect_months=n_effect,
             pretrend_p_value=p_value, attendees=int(treated_units), method=method)
         return self
 

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from crmlab.models.attribution.inference import warn
+
 
 def simplex_weights(treated_pre: np.ndarray, donors_pre: np.ndarray) -> np.ndarray:
     """Weights on the simplex minimising ``||treated_pre - donors_pre @ w||²``.
@@ -24,6 +26,11 @@ def simplex_weights(treated_pre: np.ndarray, donors_pre: np.ndarray) -> np.ndarr
     >>> simplex_weights(np.array([1.0, 2.0]), np.array([[0.0, 2.0], [0.0, 4.0]])).round(3).tolist()
     [0.5, 0.5]
     """
+    return _simplex_fit(treated_pre, donors_pre)[0]
+
+
+def _simplex_fit(treated_pre: np.ndarray, donors_pre: np.ndarray) -> tuple[np.ndarray, bool]:
+    """:func:`simplex_weights` and whether the optimiser converged."""
     n = donors_pre.shape[1]
     scale = max(float(np.abs(treated_pre).max()), 1e-9)
     y, x = treated_pre / scale, donors_pre / scale
@@ -33,7 +40,7 @@ def simplex_weights(treated_pre: np.ndarray, donors_pre: np.ndarray) -> np.ndarr
                             constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1, "jac": lambda w: np.ones(n)}],
                             options={"ftol": 1e-12, "maxiter": 500})
     w = np.clip(fit.x, 0, None)
-    return w / w.sum()
+    return w / w.sum(), bool(fit.success)
 
 
 @dataclass
@@ -49,6 +56,16 @@ class SyntheticControlResults:
     p_value: float
     rank: int
 
+    def summary(self) -> pd.DataFrame:
+        """The effect after the start: mean gap and gap in % of the synthetic path.
+
+        Inference is by permutation (placebos), not by a standard error: each row has
+        ``estimate`` and the placebo ``p_value`` and ``rank``.
+        """
+        return pd.DataFrame([{"effect": "post_gap_mean", "estimate": self.post_gap_mean},
+                             {"effect": "post_gap_pct", "estimate": self.post_gap_pct}]
+                            ).assign(p_value=self.p_value, rank=self.rank)
+
 
 class SyntheticControl:
     """Synthetic control of one treated unit against donors, with placebo inference.
@@ -61,6 +78,8 @@ class SyntheticControl:
 
     Attributes
     ----------
+    converged_ : bool
+        Every weight fit (treated and placebos) converged; else a warning was issued.
     results_ : SyntheticControlResults
 
     Examples
@@ -78,7 +97,8 @@ class SyntheticControl:
         if self.normalize:
             y = y / y[pre].mean()
             x = x / x[pre].mean(axis=0)
-        w = simplex_weights(y[pre], x[pre])
+        w, converged = _simplex_fit(y[pre], x[pre])
+        self._converged.append(converged)
         synthetic = x @ w
         gap = y - synthetic
         pre_rmspe = float(np.sqrt(np.mean(gap[pre] ** 2)))
@@ -107,6 +127,7 @@ class SyntheticControl:
         pre = np.asarray(wide.index < start)
         if pre.sum() < 2 or (~pre).sum() < 1:
             raise ValueError("SyntheticControl needs at least 2 periods before and 1 after the start")
+        self._converged = []
         w, y, synthetic, gap, pre_rmspe, post_rmspe = self._one(wide, treated, donors, pre)
         placebo = [{"unit": treated, "pre_rmspe": pre_rmspe, "post_rmspe": post_rmspe,
                     "ratio": post_rmspe / max(pre_rmspe, 1e-12), "treated": True}]
@@ -122,6 +143,10 @@ class SyntheticControl:
         scale = wide[treated].to_numpy(float)[pre].mean() if self.normalize else 1.0
         path = pd.DataFrame({"period": wide.index, "actual": y * scale, "synthetic": synthetic * scale,
                              "gap": gap * scale, "post": ~pre})
+        self.converged_ = all(self._converged)
+        if not self.converged_:
+            warn(f"SyntheticControl: {self._converged.count(False)} of {len(self._converged)} weight fits did not "
+                 "converge; the gap and the placebo ranks may be off")
         self.gaps_ = pd.DataFrame(gaps, index=wide.index)
         self.results_ = SyntheticControlResults(
             path=path, weights=pd.Series(w, index=donors).sort_values(ascending=False),

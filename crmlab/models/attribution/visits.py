@@ -24,16 +24,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
 from crmlab.features import visit_adstock
+from crmlab.models.attribution.inference import checked_pinv, warn
+from crmlab.models.uncertainty import interval, z_value
 
 CHANNEL_GROUPS = {
     "face_to_face": ("face_to_face",),
     "remote": ("remote",),
     "other": ("phone", "email", "messaging", "other"),
 }
-Z95 = float(stats.norm.ppf(0.975))
 
 
 def saturation_curve(visits: np.ndarray, r: float) -> np.ndarray:
@@ -50,14 +51,9 @@ def saturation_curve(visits: np.ndarray, r: float) -> np.ndarray:
     return -np.expm1(visits * np.log(r)) / (1 - r)
 
 
-def _interval(estimate: float, std_error: float) -> dict:
-    return {"estimate": float(estimate), "std_error": float(std_error),
-            "ci_low": float(estimate - Z95 * std_error), "ci_high": float(estimate + Z95 * std_error)}
-
-
 @dataclass
 class VisitLiftResults:
-    """Fitted visit lift: effects with standard errors and 95% intervals.
+    """Fitted visit lift: effects with standard errors and ``1 - alpha`` intervals.
 
     Attributes
     ----------
@@ -104,6 +100,8 @@ class VisitLift:
         the fitted curve is then applied to every unit for the per-unit lift and ROI.
     random_state : int
         Seed of that sample.
+    alpha : float
+        Intervals cover ``1 - alpha`` (0.05: 95%).
 
     Attributes
     ----------
@@ -111,6 +109,11 @@ class VisitLift:
         Effect of the first face-to-face visit in the month of the visit.
     decay_, saturation_ : float
     channel_weights_ : dict
+    vcov_ : ndarray
+        Cluster-robust covariance of ``beta`` and the free parameters of ``theta``.
+    converged_ : bool
+        The optimiser converged and the covariance is of full rank (else a warning
+        was issued and the standard errors are not reliable).
     results_ : VisitLiftResults
 
     Examples
@@ -122,7 +125,7 @@ class VisitLift:
     def __init__(self, decay_start: float = 0.4, saturation_start: float = 0.9,
                  estimate_saturation: bool = True, estimate_channel_weights: bool = True,
                  grid_size: int = 5, max_iter: int = 200, max_units: int | None = None,
-                 random_state: int = 0):
+                 random_state: int = 0, alpha: float = 0.05):
         self.decay_start = decay_start
         self.saturation_start = saturation_start
         self.estimate_saturation = estimate_saturation
@@ -131,6 +134,7 @@ class VisitLift:
         self.max_iter = max_iter
         self.max_units = max_units
         self.random_state = random_state
+        self.alpha = alpha
 
     # ---------------------------------------------------------------- data
     def _prepare(self, outcome: pd.DataFrame, counts: pd.DataFrame, unit: str, y: str):
@@ -275,8 +279,9 @@ class VisitLift:
         self.channel_weights_ = self._weights(theta)
         self.n_obs_ = int(self._keep.sum())
         self.n_units_ = int(len(np.unique(self._cluster)))
-        self.converged_ = bool(fit.success)
-        self._vcov(theta, beta, x)
+        if not fit.success:
+            warn(f"VisitLift: the optimiser stopped before converging ({fit.message})")
+        self.converged_ = bool(fit.success) & self._vcov(theta, beta, x)
         self.results_ = self._results()
         return self
 
@@ -288,7 +293,8 @@ class VisitLift:
         idx += [2 + j for j in range(len(self._free))]
         return idx
 
-    def _vcov(self, theta, beta, x):
+    def _vcov(self, theta, beta, x) -> bool:
+        """Set ``vcov_``; False when the information matrix is singular."""
         free = self._free_index()
         resid = self._y_tilde - beta * x
         columns = [x]
@@ -301,13 +307,14 @@ class VisitLift:
                   - self._demean(self._regressor(down)[:, None])[:, 0]) / (2 * h)
             columns.append(beta * dx)
         J = np.column_stack(columns)
-        bread = np.linalg.pinv(J.T @ J)
+        bread, full_rank = checked_pinv(J.T @ J, "VisitLift")
         scores = J * resid[:, None]
         by_cluster = pd.DataFrame(scores).groupby(self._cluster).sum().to_numpy()
         g = len(by_cluster)
         meat = by_cluster.T @ by_cluster * g / max(g - 1, 1)
         self._param_index = free
         self.vcov_ = bread @ meat @ bread  # order: beta, then theta[free]
+        return full_rank
 
     def _delta(self, func) -> tuple[float, float]:
         """Estimate and delta-method standard error of ``func(beta, theta)``."""
@@ -332,7 +339,7 @@ class VisitLift:
 
         def add(name, func, meaning):
             est, se = self._delta(func)
-            rows.append({"effect": name, **_interval(est, se), "meaning": meaning})
+            rows.append({"effect": name, **interval(est, se, self.alpha), "meaning": meaning})
 
         add("per_visit_same_month", lambda b, th: b * self._average_saturated(th),
             "prescriptions added in the month of the visit, per completed visit made (average over visits)")
@@ -348,20 +355,21 @@ class VisitLift:
                 / (1 - th[0]), f"one {g} visit in a month, all months")
         effects = pd.DataFrame(rows)
 
+        z = z_value(self.alpha)
         curve = []
         for n in range(1, 7):
             same = self._delta(lambda b, th, n=n: b * th[1] ** (n - 1))
             long_run = self._delta(lambda b, th, n=n: b * th[1] ** (n - 1) / (1 - th[0]))
             curve.append({"visit_number": n, "marginal_same_month": same[0],
-                          "ci_low": same[0] - Z95 * same[1], "ci_high": same[0] + Z95 * same[1],
+                          "ci_low": same[0] - z * same[1], "ci_high": same[0] + z * same[1],
                           "marginal_long_run": long_run[0],
-                          "long_run_ci_low": long_run[0] - Z95 * long_run[1],
-                          "long_run_ci_high": long_run[0] + Z95 * long_run[1]})
+                          "long_run_ci_low": long_run[0] - z * long_run[1],
+                          "long_run_ci_high": long_run[0] + z * long_run[1]})
         carry = []
         for k in range(0, 7):
             est, se = self._delta(lambda b, th, k=k: th[0] ** k)
             carry.append({"months_after": k, "share_remaining": est,
-                          "ci_low": max(est - Z95 * se, 0.0), "ci_high": min(est + Z95 * se, 1.0)})
+                          "ci_low": max(est - z * se, 0.0), "ci_high": min(est + z * se, 1.0)})
         method = (
             "Within-unit panel regression: outcome on the adstock of saturated, channel-weighted detailing "
             "visits, with unit fixed effects and month x size-bin fixed effects (size bin = decile of the unit's "
@@ -379,7 +387,8 @@ class VisitLift:
         return VisitLiftResults(effects=effects, response_curve=pd.DataFrame(curve),
                                 carryover_curve=pd.DataFrame(carry), method=method)
 
-    def effects_by_segment(self, n_segments: int = 3, pre_months: int = 6, min_units: int = 30) -> pd.DataFrame:
+    def effects_by_segment(self, n_segments: int = 3, pre_months: int = 6, min_units: int = 30,
+                           alpha: float | None = None) -> pd.DataFrame:
         """Long-run effect per visit by potential segment (terciles of pre-period outcome).
 
         Units are split into ``n_segments`` quantile groups of their mean outcome over the
@@ -389,7 +398,7 @@ class VisitLift:
         segment's slope is scaled by its own average saturation per visit. Intervals are
         cluster-robust by unit and conditional on the pooled carry-over and saturation.
         Segments with fewer than ``min_units`` visited units are left out. Sets
-        ``segments_`` (each fitted unit's segment).
+        ``segments_`` (each fitted unit's segment). ``alpha`` defaults to the model's.
 
         Examples
         --------
@@ -402,7 +411,7 @@ class VisitLift:
         row_segment = np.repeat(segment, n_m)[self._keep]
         x = self._regressor(self.theta_)
         X = self._demean(np.column_stack([x * (row_segment == k) for k in range(n_segments)]))
-        bread = np.linalg.pinv(X.T @ X)
+        bread, _ = checked_pinv(X.T @ X, "VisitLift.effects_by_segment")
         b = bread @ (X.T @ self._y_tilde)
         resid = self._y_tilde - X @ b
         scores = np.column_stack([np.bincount(self._cluster, weights=X[:, k] * resid, minlength=len(self._units))
@@ -425,7 +434,8 @@ class VisitLift:
             rows.append({"segment": names[k], "pre_period_mean_low": float(pre[segment == k].min()),
                          "pre_period_mean_high": float(pre[segment == k].max()), "units_visited": units,
                          "visits": visits, "visits_per_unit_month": visits / max(int((segment == k).sum()) * n_m, 1),
-                         **_interval(b[k] * scale, np.sqrt(max(vcov[k, k], 0.0)) * scale)})
+                         **interval(b[k] * scale, np.sqrt(max(vcov[k, k], 0.0)) * scale,
+                                    self.alpha if alpha is None else alpha)})
         return pd.DataFrame(rows)
 
     def unit_month_lift(self) -> np.ndarray:
@@ -481,54 +491,3 @@ def _unit_month_order(frame: pd.DataFrame, unit: str, months: pd.DatetimeIndex) 
     month_code = months.get_indexer(pd.DatetimeIndex(frame["month"]))
     order = np.lexsort((month_code, rank_of[codes]))
     return order, names[by_name]
-
-
-def naive_pooled_slope(outcome: pd.DataFrame, visits: np.ndarray | pd.Series, y: str = "trx") -> dict:
-    """Pooled OLS slope of the outcome on monthly detailing visits (no fixed effects).
-
-    The targeting-biased benchmark: reps visit big prescribers more, so the slope mixes
-    the visit effect with doctor size. Cluster-robust standard error by unit.
-
-    Examples
-    --------
-    >>> naive_pooled_slope(panel, panel["detailing_visits"])  # doctest: +SKIP
-    """
-    import pyfixest as pf
-    data = pd.DataFrame({"y": outcome[y].to_numpy(float), "v": np.asarray(visits, dtype=float),
-                         "unit": pd.factorize(outcome.iloc[:, 0])[0]})
-    data = data[outcome["active"].to_numpy(bool)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = pf.feols("y ~ v", data=data, vcov={"CRV1": "unit"})
-    est, se = float(fit.coef()["v"]), float(fit.se()["v"])
-    return _interval(est, se)
-
-
-def linear_lags_fe(outcome: pd.DataFrame, visits: np.ndarray, n_months: int, *, y: str = "trx",
-                   unit: str = "doctor_id", lags: int = 4) -> dict:
-    """Linear distributed-lag fixed-effects benchmark: long-run sum of lag coefficients.
-
-    ``y ~ v + L1 v + ... + Lk v | unit + month`` with pyfixest, cluster-robust by unit;
-    ignores saturation and channel mix (kept beside the main model for comparison).
-    """
-    import pyfixest as pf
-    v = np.asarray(visits, dtype=float).reshape(-1, n_months)
-    month = np.tile(np.arange(n_months), len(v))
-    # only the rows used are materialised (the national panel has 7.2M rows)
-    rows = outcome["active"].to_numpy(bool) & (month >= lags)
-    data = pd.DataFrame({"y": outcome[y].to_numpy(float)[rows], "unit": pd.factorize(outcome[unit])[0][rows],
-                         "month": month[rows]})
-    names = []
-    for k in range(lags + 1):
-        lagged = np.zeros_like(v)
-        lagged[:, k:] = v[:, :n_months - k]
-        data[f"v{k}"] = lagged.ravel()[rows]
-        names.append(f"v{k}")
-    del v, lagged
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = pf.feols(f"y ~ {' + '.join(names)} | unit + month", data=data, vcov={"CRV1": "unit"})
-    coef = fit.coef()[names].to_numpy()
-    vcov = pd.DataFrame(fit._vcov, index=fit.coef().index, columns=fit.coef().index).loc[names, names].to_numpy()
-    total = float(coef.sum())
-    return _interval(total, float(np.sqrt(vcov.sum())))

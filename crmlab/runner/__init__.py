@@ -13,36 +13,42 @@ The notebook contract: a cell tagged ``parameters`` declares at least ``data_dir
 ``out_dir`` (``out_dir = ""`` writes nothing, for interactive use), and the notebook
 writes ``summary.json`` into ``out_dir``.
 
+Parameters are checked before any kernel starts (:mod:`crmlab.runner.parameters`):
+against the analysis' parameters dataclass when it has one, else against the notebook's
+``parameters`` cell. The kernel talks to the runner over IPC sockets, so it prints no
+transport warning; papermill's progress bar shows only on a terminal.
+
 papermill changes the process working directory while a notebook runs, so run
 concurrent analyses in separate processes, not threads. Separate processes may share
-an ``OUT``: publishing is guarded by file locks.
+an ``OUT``: publishing is guarded by file locks (:mod:`crmlab.runner.folders`, which
+also gives published folders the user's umask and removes the temporary folders of
+killed runs).
 """
 
 from __future__ import annotations
 
-import ast
-import html
 import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote
 
 import nbformat
 import papermill
-import yaml
 from filelock import FileLock
 from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
+from traitlets.config import Config
 
 from crmlab import __version__, config
+from crmlab.runner.folders import new_run_folder, output_root, remove_dead_runs, write_index
+from crmlab.runner.parameters import resolve_parameters
 
 KERNEL_NAME = "python3"
-REQUIRED_PARAMETERS = ("data_dir", "out_dir")
 
 
 class RunError(Exception):
@@ -79,7 +85,8 @@ def run_analyses(
     Raises
     ------
     RunError
-        After all analyses ran, if any failed; the message lists each failure.
+        At once if ``out_dir`` cannot be a folder; after all analyses ran, if any
+        failed (the message lists each failure, or is the one failure's message).
 
     Examples
     --------
@@ -87,6 +94,10 @@ def run_analyses(
     [1/2] overview … done in 12.3 s → reports/overview/report.html
     [2/2] churn … done in 20.1 s → reports/churn/report.html
     """
+    try:
+        output_root(out_dir)
+    except OSError as err:
+        raise RunError(str(err)) from None
     done: list[Path] = []
     failures: list[str] = []
     for number, analysis in enumerate(analyses, start=1):
@@ -105,6 +116,8 @@ def run_analyses(
         if progress:
             print(f"[{number}/{len(analyses)}] {analysis} … {outcome}", flush=True)
     write_index(out_dir)
+    if len(analyses) == 1 and failures:
+        raise RunError(failures[0])
     if failures:
         raise RunError(f"{len(failures)} of {len(analyses)} analyses failed:\n  "
                        + "\n  ".join(failures))
@@ -123,10 +136,12 @@ def run_analysis(
 ) -> Path:
     """Execute one analysis notebook and publish its outputs to ``OUT/<analysis>``.
 
-    Parameters are, by increasing priority: the notebook's own defaults,
+    Parameters are, by increasing priority: the analysis' defaults,
     ``params/<analysis>.yaml``, ``params_file``, ``overrides``, then ``data_dir`` (made
-    absolute) and ``out_dir`` (always set by the runner). Every key must be declared in
-    the notebook's ``parameters`` cell.
+    absolute) and ``out_dir`` (always set by the runner). They are checked by name and
+    type before the kernel starts: against the analysis' parameters dataclass, or, for
+    a notebook without one, against the names and default types of its ``parameters``
+    cell. Dates (YAML reads ``2024-06-30`` as one) are passed as ISO strings.
 
     On success the previous ``OUT/<analysis>`` is replaced as a whole, and a stale
     ``OUT/<analysis>.failed`` is removed. On failure ``OUT/<analysis>`` is left
@@ -138,8 +153,8 @@ def run_analysis(
     analysis : str
         Analysis name; the notebook is ``<notebooks_dir>/<analysis>/<analysis>.ipynb``.
     data_dir : str or Path, optional
-        Data directory passed to the notebook. Default: the ``data_dir`` parameter from
-        the parameter files, else the notebook's default.
+        Data directory passed to the notebook. Default: a ``data_dir`` in
+        ``params_file`` or ``overrides``, else :data:`crmlab.config.SAMPLE_DIR`.
     out_dir : str or Path
         Output root ``OUT``.
     params_file : str or Path, optional
@@ -149,7 +164,7 @@ def run_analysis(
     notebooks_dir : str or Path, optional
         Folder of notebooks. Default: :data:`crmlab.config.NOTEBOOKS_DIR`.
     progress : bool
-        Show papermill's cell progress bar.
+        Show papermill's cell progress bar (only when standard output is a terminal).
 
     Returns
     -------
@@ -159,9 +174,10 @@ def run_analysis(
     Raises
     ------
     RunError
-        If the notebook or a parameter file is missing or invalid, a parameter is not
-        declared by the notebook, a cell raises (the message names the cell, the error
-        and its message), or the notebook wrote no ``summary.json``.
+        If the notebook or a parameter file is missing or invalid, a parameter is
+        unknown or of the wrong type, ``data_dir`` or ``out_dir`` is not a usable
+        folder, a cell raises (the message names the cell, the error and its
+        message), or the notebook wrote no ``summary.json``.
 
     Examples
     --------
@@ -172,23 +188,31 @@ def run_analysis(
     notebook = notebooks_dir / analysis / f"{analysis}.ipynb"
     if not notebook.is_file():
         raise RunError(f"{analysis}: notebook not found: {notebook}")
-    parameters = _parameters(analysis, notebook, data_dir, params_file, overrides)
+    try:
+        parameters = resolve_parameters(analysis, notebook, data_dir, params_file, overrides)
+    except ValueError as err:
+        raise RunError(f"{analysis}: {err}") from None
 
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out = output_root(out_dir)
+        lock = FileLock(out / f".{analysis}.lock")
+        with lock:
+            remove_dead_runs(out, analysis)
+        tmp = new_run_folder(out, analysis)
+    except OSError as err:
+        raise RunError(f"{analysis}: {err}") from None
     target = out / analysis
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{analysis}-", dir=out))
     parameters["out_dir"] = str(tmp)
     try:
         try:
             _execute(analysis, notebook, tmp, parameters, progress)
         except RunError as err:
             failed = out / f"{analysis}.failed"
-            with FileLock(out / f".{analysis}.lock"):
+            with lock:
                 shutil.rmtree(failed, ignore_errors=True)
                 tmp.rename(failed)
             raise RunError(f"{err} [partial run kept in {failed}]") from err.__cause__
-        with FileLock(out / f".{analysis}.lock"):
+        with lock:
             old = None
             if target.exists():
                 old = out / tmp.name.replace(".tmp-", ".old-", 1)
@@ -202,107 +226,6 @@ def run_analysis(
     return Path(out_dir) / analysis
 
 
-def write_index(out_dir: str | Path) -> Path:
-    """Write ``OUT/index.html`` linking every ``OUT/<analysis>/report.html``.
-
-    Each row shows the report title, when it finished, how long it ran and its data
-    directory, read from the analysis' ``run.json``.
-
-    Parameters
-    ----------
-    out_dir : str or Path
-        Output root ``OUT``.
-
-    Returns
-    -------
-    Path
-        The index file.
-
-    Examples
-    --------
-    >>> write_index("reports")  # doctest: +SKIP
-    PosixPath('reports/index.html')
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    order = {name: rank for rank, name in enumerate(config.ANALYSES)}
-    reports = sorted((path.parent for path in out.glob("*/report.html")
-                      if not path.parent.name.startswith(".")
-                      and not path.parent.name.endswith(".failed")),
-                     key=lambda folder: (order.get(folder.name, len(order)), folder.name))
-    rows = []
-    for folder in reports:
-        try:
-            run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            run = {}
-        duration = run.get("duration_s")
-        cells = [
-            f'<a href="{quote(folder.name)}/report.html">'
-            f"{html.escape(run.get('title') or folder.name)}</a>",
-            html.escape(folder.name),
-            html.escape(run.get("finished", "")),
-            "" if duration is None else f"{duration:.1f} s",
-            html.escape(str(run.get("data_dir", ""))),
-        ]
-        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
-    page = "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        '<head><meta charset="utf-8"><title>crmlab reports</title>',
-        "<style>body{font-family:sans-serif;margin:2em}"
-        "th,td{padding:.3em 1em;text-align:left}</style></head>",
-        "<body>",
-        "<h1>crmlab reports</h1>",
-        "<table>",
-        "<thead><tr><th>Report</th><th>Analysis</th><th>Finished (UTC)</th>"
-        "<th>Duration</th><th>Data</th></tr></thead>",
-        "<tbody>", *rows, "</tbody>",
-        "</table>",
-        "</body>",
-        "</html>",
-        "",
-    ])
-    index = out / "index.html"
-    with FileLock(out / ".index.lock"):
-        partial = out / ".index.html.partial"
-        partial.write_text(page, encoding="utf-8")
-        os.replace(partial, index)
-    return index
-
-
-def _parameters(analysis, notebook, data_dir, params_file, overrides) -> dict:
-    """Merge parameters and check them against the notebook's parameters cell."""
-    try:
-        parameters = config.load_params(analysis, params_file)
-    except (OSError, yaml.YAMLError, TypeError, ValueError) as err:
-        raise RunError(f"{analysis}: cannot read parameters: {err}") from err
-    parameters.update(overrides or {})
-    if "out_dir" in parameters:
-        raise RunError(f"{analysis}: out_dir is set by the runner; use --out instead")
-
-    try:
-        declared = papermill.inspect_notebook(str(notebook))
-    except (OSError, ValueError) as err:
-        raise RunError(f"{analysis}: cannot read the notebook's parameters cell ({notebook}): {err}") from err
-    missing = [name for name in REQUIRED_PARAMETERS if name not in declared]
-    if missing:
-        raise RunError(f"{analysis}: the notebook's parameters cell does not declare "
-                       f"{', '.join(missing)} ({notebook})")
-    unknown = sorted(set(parameters) - set(declared))
-    if unknown:
-        raise RunError(f"{analysis}: unknown parameter(s) {', '.join(unknown)}; "
-                       f"the notebook declares {', '.join(sorted(declared))}")
-
-    if data_dir is None:
-        data_dir = parameters.get("data_dir")
-    if data_dir is None:
-        data_dir = ast.literal_eval(declared["data_dir"]["default"])
-    # The kernel runs in the notebook's folder, so relative paths would move.
-    parameters["data_dir"] = str(config.resolve_path(data_dir))
-    return parameters
-
-
 def _execute(analysis: str, notebook: Path, folder: Path, parameters: dict,
              progress: bool) -> None:
     """Execute the notebook into ``folder`` and write ``report.html`` and ``run.json``."""
@@ -310,9 +233,11 @@ def _execute(analysis: str, notebook: Path, folder: Path, parameters: dict,
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     try:
-        nb = papermill.execute_notebook(
-            str(notebook), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
-            progress_bar=progress, log_output=False, cwd=str(notebook.parent))
+        with tempfile.TemporaryDirectory(prefix="crmlab-kernel-") as sockets:
+            nb = papermill.execute_notebook(
+                str(notebook), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
+                progress_bar=progress and sys.stdout.isatty(), log_output=False,
+                cwd=str(notebook.parent), config=_kernel_config(Path(sockets)))
     except PapermillExecutionError as err:
         raise RunError(
             f"{analysis}: cell In [{err.exec_count}] (cell {err.cell_index} of "
@@ -347,6 +272,17 @@ def _execute(analysis: str, notebook: Path, folder: Path, parameters: dict,
                        "(call crmlab.reporting.save_outputs(out_dir, ...))")
 
 
+def _kernel_config(sockets: Path) -> Config:
+    """Talk to the kernel over IPC sockets in ``sockets`` (a private 0700 folder).
+
+    Over TCP the kernel warns on every run that its traffic is unencrypted; IPC
+    sockets are files only this user can open. Windows has no IPC transport.
+    """
+    if os.name == "nt":
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
+
+
 def _title(nb: nbformat.NotebookNode) -> str | None:
     """The first markdown heading of the notebook, without its ``#`` marks."""
     for cell in nb.cells:
@@ -356,3 +292,6 @@ def _title(nb: nbformat.NotebookNode) -> str | None:
             if line.startswith("#"):
                 return line.lstrip("#").strip()
     return None
+
+
+__all__ = ["RunError", "run_analyses", "run_analysis", "write_index"]

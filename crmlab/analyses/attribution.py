@@ -1,0 +1,448 @@
+"""Attribution: what visits, events and campaigns add to prescriptions or sales, with ROI.
+
+Visit lift: :class:`~crmlab.models.attribution.VisitLift` (unit and month × size fixed
+effects, estimated carry-over, saturation and channel weights) beside two benchmarks
+(the naive pooled slope and linear lags). Events with an attendance list: one
+:class:`~crmlab.models.attribution.EventStudy` per event type. Regional campaigns:
+:func:`~crmlab.models.attribution.campaign_effect` (synthetic control). ROI per account
+and per event type. Doctor-level prescriptions when present, else account-level sales.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from crmlab.analyses.base import (AnalysisResult, ParameterError, Params, check_params, load_data, param,
+                                  rejects_summary)
+from crmlab.features.attribution import (ATTENDED_EVENT_TYPES, analysed_product, attendance_by_account,
+                                         detailing_by_channel, detailing_per_unit, first_attendance, outcome_panel,
+                                         unit_prices, unit_size)
+from crmlab.features.panels import month_range, month_start
+from crmlab.io import Dataset
+from crmlab.models.attribution import (ACCOUNT_ROI_COLUMNS, CampaignEffect, EventStudy, VisitLift, account_roi,
+                                       campaign_effect, event_roi_table, linear_lags_fe, naive_pooled_slope, roi)
+from crmlab.models.uncertainty import ESTIMATE_COLUMNS
+
+#: The contract tables attribution reads.
+TABLES = ("accounts", "doctors", "visits", "products", "prescriptions", "sales", "events", "event_attendance")
+EVENT_STUDY_COLUMNS = ["event_type", "product_id", "months_after", *ESTIMATE_COLUMNS]
+#: Effects of the visit model reported in the summary.
+VISIT_EFFECTS = ("per_visit_same_month", "carryover", "per_visit_long_run", "first_visit_long_run", "saturation")
+
+
+@dataclasses.dataclass(frozen=True)
+class AttributionParams(Params):
+    """Parameters of the attribution analysis."""
+
+    product_id: str = param("", "product of the visit lift; empty = the most-detailed own product")
+    cost_per_visit: float = param(30.0, "cost of one completed visit, for the account ROI")
+    n_bins: int = param(10, "size bins of the month x size fixed effects")
+    leads: int = param(6, "event study: months shown before the event")
+    lags: int = param(9, "event study: months estimated after the event")
+    max_units: int | None = param(20000, "larger panels (national): the visit-lift profile and each event "
+                                         "study are fitted on a seeded sample of this many units")
+    alpha: float = param(0.05, "intervals cover 1 - alpha (0.05: 95%)")
+
+
+@dataclasses.dataclass
+class EventTypeEffect:
+    """What one attended event type added: effects per attendee, incremental revenue, ROI.
+
+    Attributes
+    ----------
+    event_type, product_id : str
+    events, attendees : int
+    cost : float
+        Total cost of the type's events.
+    per_attendee_month, per_attendee_total : dict, optional
+        ``estimate, std_error, ci_low, ci_high`` (None when not estimated).
+    effect_months : int, optional
+        Months after the event with a lift.
+    pretrend_p_value : float, optional
+    incremental_units, incremental_revenue, roi : float, optional
+    method : str, optional
+    note : str, optional
+        Why the type was not estimated.
+    """
+
+    event_type: str
+    product_id: str
+    events: int
+    attendees: int
+    cost: float
+    per_attendee_month: dict | None = None
+    per_attendee_total: dict | None = None
+    effect_months: int | None = None
+    pretrend_p_value: float | None = None
+    incremental_units: float | None = None
+    incremental_revenue: float | None = None
+    roi: float | None = None
+    method: str | None = None
+    note: str | None = None
+
+    @property
+    def estimated(self) -> bool:
+        return self.per_attendee_total is not None
+
+    def summary(self) -> dict:
+        """The event type as written in ``summary.json``."""
+        keys = ["event_type", "product_id", "events", "attendees", "cost"]
+        keys += (["per_attendee_month", "per_attendee_total", "effect_months", "pretrend_p_value",
+                  "incremental_units", "incremental_revenue", "roi", "method"] if self.estimated else ["note"])
+        return {key: getattr(self, key) for key in keys}
+
+
+@dataclasses.dataclass
+class AttributionResult(AnalysisResult):
+    """What visits, events and campaigns added.
+
+    Attributes
+    ----------
+    outcome : str
+        ``prescriptions`` (doctor level) or ``sales`` (account level).
+    product_id : str
+        Product of the visit lift.
+    unit : str
+        ``doctor`` or ``account``.
+    months : DatetimeIndex
+    notes : list of str
+        What was estimated differently or not at all, in words.
+    visit_designs : dict of str to fitted model
+        Designs estimating the visit effect; ``fixed_effects`` (a :class:`VisitLift`) is
+        the main one, reported in the summary. Empty when visits cannot be estimated.
+    visit_benchmarks : dict of str to dict
+        ``naive`` (pooled slope) and ``linear_lags`` (fixed effects, lags 0-4), each
+        ``estimate, std_error, ci_low, ci_high``.
+    visit_effects_by_segment : DataFrame or None
+        Long-run effect per visit by potential tercile.
+    visits_not_estimated : str or None
+        Why there is no visit lift.
+    roi_accounts : DataFrame
+        Per account: visits, incremental units and revenue, cost, ROI, rank.
+    event_studies : dict of str to EventStudy
+        One fitted study per attended event type.
+    event_effects : list of EventTypeEffect
+        Per attended event type: attendees, effects per attendee, ROI (or a note).
+    campaigns : list of CampaignEffect
+    """
+
+    outcome: str
+    product_id: str
+    unit: str
+    months: pd.DatetimeIndex
+    notes: list[str]
+    visit_designs: dict
+    visit_benchmarks: dict
+    visit_effects_by_segment: pd.DataFrame | None
+    visits_not_estimated: str | None
+    roi_accounts: pd.DataFrame
+    event_studies: dict[str, EventStudy]
+    event_effects: list[EventTypeEffect]
+    campaigns: list[CampaignEffect]
+
+    @property
+    def visit_model(self) -> VisitLift | None:
+        """The main visit design (fixed effects), None when visits are not estimated."""
+        return self.visit_designs.get("fixed_effects")
+
+    @property
+    def campaign_model(self):
+        """The synthetic control of the last estimated campaign (None without one)."""
+        fitted = [c for c in self.campaigns if c.estimated]
+        return fitted[-1].model if fitted else None
+
+    @property
+    def events(self) -> list[dict]:
+        """Every event type, attended ones then one row per advertising campaign."""
+        return [e.summary() for e in self.event_effects] + [c.event_summary() for c in self.campaigns]
+
+    @property
+    def event_study(self) -> pd.DataFrame:
+        """Event-time coefficients of every event type (month -1 is the reference)."""
+        frames = [self.event_studies[e.event_type].results_.coefficients.assign(
+            event_type=e.event_type, product_id=e.product_id)
+            for e in self.event_effects if e.event_type in self.event_studies]
+        if not frames:
+            return pd.DataFrame(columns=EVENT_STUDY_COLUMNS)
+        return pd.concat(frames, ignore_index=True)[EVENT_STUDY_COLUMNS]
+
+    @property
+    def roi_events(self) -> pd.DataFrame:
+        """Per event type: attendees, effect per attendee, incremental revenue, cost, ROI."""
+        return event_roi_table(self.events)
+
+    @property
+    def naive_vs_causal(self) -> pd.DataFrame | None:
+        """Long-run effect per visit by the naive slope, linear lags and the main model."""
+        if self.visit_model is None:
+            return None
+        return pd.DataFrame([
+            {"method": "naive pooled (no fixed effects)", **self.visit_benchmarks["naive"]},
+            {"method": "fixed effects, linear lags 0-4", **self.visit_benchmarks["linear_lags"]},
+            {"method": "fixed effects, adstock + saturation (main)", **self._effect("per_visit_long_run")}])
+
+    def _effect(self, name: str) -> dict:
+        return self.visit_model.results_.effect(name)
+
+    def visit_summary(self) -> dict:
+        """The ``visits`` block of the summary: effects, benchmarks, segments, method."""
+        model = self.visit_model
+        if model is None:
+            return {"per_visit_same_month": None, "carryover": None, "per_visit_long_run": None,
+                    "naive_per_visit": None, "method": f"Visit lift cannot be estimated: {self.visits_not_estimated}."}
+        naive, lags = self.visit_benchmarks["naive"], self.visit_benchmarks["linear_lags"]
+        coverage = f"{100 * (1 - self.params.alpha):g}%"
+        return {
+            **{name: self._effect(name) for name in VISIT_EFFECTS},
+            "channel_weights": model.channel_weights_, "naive_per_visit": naive["estimate"],
+            "linear_lags_long_run": lags["estimate"],
+            "naive_over_causal": naive["estimate"] / self._effect("per_visit_long_run")["estimate"],
+            "n_obs": model.n_obs_, "n_units": model.n_units_, "method": model.results_.method,
+            "by_segment": {
+                "method": ("Units split into terciles of their mean outcome over the first 6 months (potential); "
+                           "the fitted adstock regressor interacted with the tercile, same fixed effects; long-run "
+                           f"effect per visit made in each tercile, cluster-robust {coverage} interval conditional "
+                           "on the pooled carry-over and saturation. High-potential units get more visits a month, "
+                           "so saturation alone makes their effect per visit differ; overlapping intervals are no "
+                           "evidence of a different response."),
+                "segments": self.visit_effects_by_segment.to_dict("records")}}
+
+    def summary(self) -> dict:
+        return super().summary() | {
+            "outcome": self.outcome, "product_id": self.product_id, "unit": self.unit,
+            "months": {"first": str(self.months[0].date()), "last": str(self.months[-1].date()),
+                       "n": len(self.months)},
+            "visits": self.visit_summary(),
+            "campaigns": [c.summary() for c in self.campaigns],
+            "events": self.events,
+            "notes": self.notes,
+            "cost_per_visit": self.params.cost_per_visit}
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        out = {}
+        model = self.visit_model
+        if model is not None:
+            out["visit_effects"] = model.results_.effects
+            out["visit_effects_by_segment"] = self.visit_effects_by_segment
+            out["response_curve"] = model.results_.response_curve
+            out["carryover_curve"] = model.results_.carryover_curve
+            out["naive_vs_causal"] = self.naive_vs_causal
+        out["roi_accounts"] = self.roi_accounts
+        fitted = [c for c in self.campaigns if c.estimated]
+        if fitted:
+            out["campaign_path"], out["campaign_placebo"] = fitted[-1].path, fitted[-1].placebo
+        out["event_study"] = self.event_study
+        out["roi_events"] = self.roi_events
+        return out
+
+
+@dataclasses.dataclass
+class _Setting:
+    """What every part of the analysis shares: tables, level, months, size, prices, panels."""
+
+    tables: dict
+    params: AttributionParams
+    doctor_level: bool
+    product_id: str
+    months: pd.DatetimeIndex
+    prices: pd.Series
+    size_bin: np.ndarray
+    size: np.ndarray
+    panels: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def unit(self) -> str:
+        return "doctor_id" if self.doctor_level else "account_id"
+
+    @property
+    def y(self) -> str:
+        return "trx" if self.doctor_level else "sell_out"
+
+    def price(self, product_id) -> float:
+        return float(self.prices.get(product_id, np.nan))
+
+    def panel(self, product_id: str) -> pd.DataFrame:
+        """The outcome panel of a product, built once (the visit lift and event types share it)."""
+        if product_id not in self.panels:
+            self.panels[product_id] = outcome_panel(self.tables, product_id, self.months,
+                                                    doctor_level=self.doctor_level,
+                                                    size_bin=self.size_bin, size=self.size)
+        return self.panels[product_id]
+
+
+def run(data: str | Dataset | Mapping = "data/sample", **params) -> AttributionResult:
+    """Estimate what visits, events and campaigns added, with ROI.
+
+    Parameters
+    ----------
+    data : str, Path, Dataset or mapping of DataFrames
+        A data directory in the data contract, a loaded dataset, or contract tables by
+        name (e.g. a simulated world's ``tables``). Needs ``accounts`` and an outcome:
+        ``prescriptions`` (doctor level) or ``sales`` (account level).
+    **params
+        :class:`AttributionParams`.
+
+    Raises
+    ------
+    ParameterError
+        Unknown or ill-typed parameter, or ``alpha`` outside (0, 1).
+    ValueError
+        No outcome table or no accounts table.
+
+    Examples
+    --------
+    >>> result = run("data/sample")
+    >>> result.summary()["outcome"], result.product_id, len(result.months)
+    ('prescriptions', 'P01', 36)
+    """
+    params = check_params(AttributionParams, params)
+    if not 0 < params.alpha < 1:
+        raise ParameterError(f"parameter 'alpha' must be between 0 and 1, got {params.alpha!r}")
+    tables, rejects = _contract_tables(data, params)
+    setting = _setting(tables, params)
+    notes = []
+    if not setting.doctor_level:
+        notes.append("No doctor-level prescriptions: visit and event lift are estimated on account x month "
+                     "sell-out (units), with visits to the account's doctors; effects are per visit / per attendee "
+                     "on account sales, less precise than doctor-level estimates.")
+    visits = _visit_lift(setting)
+    if visits["visits_not_estimated"]:
+        notes.append(f"Visit lift cannot be estimated: {visits['visits_not_estimated']}.")
+    event_studies, event_effects = _event_lift(setting)
+    events = tables["events"]
+    ads = events[events["event_type"].astype(str) == "advertising"] if len(events) else pd.DataFrame()
+    campaigns = [campaign_effect(ad, tables["accounts"], tables["sales"], tables["prescriptions"], tables["doctors"],
+                                 setting.months, setting.prices) for _, ad in ads.iterrows()]
+    return AttributionResult(
+        params=params, rejects=rejects, outcome="prescriptions" if setting.doctor_level else "sales",
+        product_id=setting.product_id, unit="doctor" if setting.doctor_level else "account",
+        months=setting.months, notes=notes, **visits, event_studies=event_studies, event_effects=event_effects,
+        campaigns=campaigns)
+
+
+def _contract_tables(data, params: AttributionParams) -> tuple[dict, dict]:
+    """The tables attribution reads (empty where missing) and the rejects summary."""
+    if isinstance(data, Mapping):
+        rejects = {"rows": 0, "by_table": {}, "by_check": {}}
+    else:
+        data = load_data(data, params)
+        rejects = rejects_summary(data)
+    tables = {}
+    for name in TABLES:
+        try:
+            table = data[name]
+        except KeyError:
+            table = None
+        tables[name] = table if table is not None else pd.DataFrame()
+    return tables, rejects
+
+
+def _setting(tables: dict, params: AttributionParams) -> _Setting:
+    """Check the tables and fix the level, the product, the months and the size bins."""
+    prescriptions, sales = tables["prescriptions"], tables["sales"]
+    if not len(prescriptions) and not len(sales):
+        raise ValueError("attribution needs an outcome: the 'prescriptions' or the 'sales' table is empty or "
+                         "missing; add prescriptions.csv (doctor level) or sales.csv (account level)")
+    if not len(tables["accounts"]):
+        raise ValueError("attribution needs the 'accounts' table (account_id, region, territory_id)")
+    doctor_level = len(prescriptions) > 0 and len(tables["doctors"]) > 0
+    product_id = params.product_id or analysed_product(tables["visits"], tables["products"],
+                                                       sales if len(sales) else prescriptions)
+    months = month_range(prescriptions["month"] if doctor_level else month_start(sales["date"]))
+    size_bin, size = unit_size(tables, months, doctor_level=doctor_level, n_bins=params.n_bins)
+    return _Setting(tables=tables, params=params, doctor_level=doctor_level, product_id=product_id,
+                    months=months, prices=unit_prices(tables["products"]), size_bin=size_bin, size=size)
+
+
+def _visit_lift(setting: _Setting) -> dict:
+    """The visit designs, benchmarks, effects by segment and account ROI (fields of the result).
+
+    A second design (e.g. instrumental variables, issue 17) is fitted here on the same
+    panel and counts and added to ``visit_designs`` under its own name.
+    """
+    params, tables, product_id = setting.params, setting.tables, setting.product_id
+    visits, doctors = tables["visits"], tables["doctors"]
+    panel, unit, y = setting.panel(product_id), setting.unit, setting.y
+    reason = None
+    if not (len(visits) and len(doctors)):
+        reason = "no doctors/visits in the data"
+    else:
+        counts = detailing_by_channel(visits, doctors, setting.months, product_id)
+        if counts.filter(like="detailing_").to_numpy().sum() == 0:
+            reason = f"no completed visits detail product {product_id}"
+    if reason:
+        return {"visit_designs": {}, "visit_benchmarks": {}, "visit_effects_by_segment": None,
+                "visits_not_estimated": reason, "roi_accounts": pd.DataFrame(columns=ACCOUNT_ROI_COLUMNS)}
+    model = VisitLift(max_units=params.max_units, random_state=params.seed, alpha=params.alpha).fit(
+        panel, counts, unit=unit, y=y)
+    detailing = detailing_per_unit(counts, panel, unit)
+    benchmarks = {"naive": naive_pooled_slope(panel, detailing, y=y, alpha=params.alpha),
+                  "linear_lags": linear_lags_fe(panel, detailing, len(setting.months), y=y, unit=unit,
+                                                alpha=params.alpha)}
+    return {"visit_designs": {"fixed_effects": model}, "visit_benchmarks": benchmarks,
+            "visit_effects_by_segment": model.effects_by_segment(), "visits_not_estimated": None,
+            "roi_accounts": account_roi(model, panel, counts, unit, setting.price(product_id),
+                                        params.cost_per_visit)}
+
+
+def _event_lift(setting: _Setting) -> tuple[dict[str, EventStudy], list[EventTypeEffect]]:
+    """One event study per attended event type, with its incremental units, revenue and ROI."""
+    events, attendance, doctors = (setting.tables[name] for name in ("events", "event_attendance", "doctors"))
+    if not len(events):
+        return {}, []
+    events = events.assign(event_type=events["event_type"].astype(str))
+    types = [t for t in ATTENDED_EVENT_TYPES if t in set(events["event_type"])]
+    attended = len(attendance) > 0 and len(doctors) > 0
+    firsts = {t: first_attendance(events, attendance, t, setting.months) if attended else pd.Series(dtype=int)
+              for t in types}
+    studies, effects = {}, []
+    for event_type in types:
+        chosen = events[events["event_type"] == event_type]
+        product = chosen["product_id"].dropna().astype(str).mode()
+        product = str(product.iloc[0]) if len(product) else setting.product_id
+        same_product = [t for t in types if t != event_type and
+                        (events.loc[events["event_type"] == t, "product_id"].astype(str) == product).any()]
+        effect = EventTypeEffect(event_type=event_type, product_id=product, events=len(chosen),
+                                 attendees=len(firsts[event_type]),
+                                 cost=float(chosen["cost"].fillna(0).sum()) if "cost" in chosen else np.nan)
+        study = _event_study(setting, product, firsts[event_type], [firsts[t] for t in same_product], effect)
+        if study is not None:
+            studies[event_type] = study
+        effects.append(effect)
+    return studies, effects
+
+
+def _event_study(setting: _Setting, product: str, first: pd.Series, others: list[pd.Series],
+                 effect: EventTypeEffect) -> EventStudy | None:
+    """Fit one event type's study and complete ``effect`` (or give it a note)."""
+    params = setting.params
+    if not len(first):
+        effect.note = "no attendance list: not estimated"
+        return None
+    # months after a unit attended another event type on the same product are dropped
+    censor = [f for f in others if len(f)]
+    censor = pd.concat(censor).groupby(level=0).min() if censor else None
+    first_unit, per_unit = first, None
+    if not setting.doctor_level:
+        first_unit, per_unit, censor = attendance_by_account(first, setting.tables["doctors"], params.lags, censor)
+    try:
+        study = EventStudy(leads=params.leads, lags=params.lags, max_units=params.max_units,
+                           random_state=params.seed, alpha=params.alpha).fit(
+            setting.panel(product), first_unit, unit=setting.unit, y=setting.y, censor_month=censor,
+            attendees_per_unit=per_unit)
+    except ValueError as error:
+        effect.note = str(error)
+        return None
+    res = study.results_
+    units = res.per_attendee_total["estimate"] * len(first)
+    revenue = units * setting.price(product)
+    effect.per_attendee_month, effect.per_attendee_total = res.per_attendee_month, res.per_attendee_total
+    effect.effect_months, effect.pretrend_p_value = res.effect_months, res.pretrend_p_value
+    effect.incremental_units, effect.incremental_revenue = units, revenue
+    effect.roi, effect.method = roi(revenue, effect.cost), res.method
+    return study

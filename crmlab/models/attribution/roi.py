@@ -1,0 +1,92 @@
+"""Return on investment of visits and events: incremental revenue against cost."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from crmlab.models.attribution.visits import VisitLift
+
+#: Columns of the per-account ROI table.
+ACCOUNT_ROI_COLUMNS = ["account_id", "visits", "incremental_units", "incremental_revenue", "visit_cost", "roi",
+                       "marginal_value_per_extra_visit", "rank"]
+
+#: Columns of the per-event-type ROI table.
+EVENT_ROI_COLUMNS = ["event_type", "product_id", "events", "attendees", "per_attendee_total",
+                     "per_attendee_total_ci_low", "per_attendee_total_ci_high", "incremental_units",
+                     "incremental_revenue", "cost", "roi"]
+
+
+def roi(revenue: float, cost: float) -> float:
+    """``(revenue - cost) / cost``; NaN when the cost is zero.
+
+    Examples
+    --------
+    >>> roi(150.0, 100.0)
+    0.5
+    >>> roi(150.0, 0.0)
+    nan
+    """
+    return (revenue - cost) / cost if cost else np.nan
+
+
+def account_roi(model: VisitLift, panel: pd.DataFrame, counts: pd.DataFrame, unit: str, price: float,
+                cost_per_visit: float) -> pd.DataFrame:
+    """Incremental units and revenue from visits per account against their cost, ranked.
+
+    ``marginal_value_per_extra_visit`` is the long-run revenue of one more face-to-face
+    visit per month at the account's current visit rate, minus its cost; accounts are
+    ranked by it (where extra visits would pay most).
+
+    Examples
+    --------
+    >>> account_roi(model, panel, counts, "doctor_id", price=50.0, cost_per_visit=30.0)  # doctest: +SKIP
+    """
+    lift = model.unit_month_lift().sum(axis=1)
+    marginal = model.unit_marginal_long_run()
+    units = pd.DataFrame({unit: model.units_, "incremental_units": lift, "marginal_units": marginal})
+    if unit == "doctor_id":
+        first_rows = panel.drop_duplicates("doctor_id")
+        account_of = first_rows.set_index(first_rows["doctor_id"].astype(str))["account_id"].astype(str)
+        units["account_id"] = units["doctor_id"].map(account_of)
+        by_account = units.groupby("account_id").agg(incremental_units=("incremental_units", "sum"),
+                                                      marginal_units=("marginal_units", "mean"))
+    else:
+        by_account = units.set_index("account_id")[["incremental_units", "marginal_units"]]
+    visits = counts.filter(like="detailing_").sum(axis=1).groupby(counts["account_id"].astype(str)).sum()
+    out = by_account.join(visits.rename("visits"), how="outer").fillna(0.0)
+    out["incremental_revenue"] = out["incremental_units"] * price
+    out["visit_cost"] = out["visits"] * cost_per_visit
+    out["roi"] = np.where(out["visit_cost"] > 0, (out["incremental_revenue"] - out["visit_cost"])
+                          / out["visit_cost"].where(out["visit_cost"] > 0, 1), np.nan)
+    out["marginal_value_per_extra_visit"] = out["marginal_units"] * price - cost_per_visit
+    out = out.reset_index().rename(columns={"index": "account_id"})
+    out = out.sort_values(["marginal_value_per_extra_visit", "account_id"], ascending=[False, True], kind="stable")
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out[ACCOUNT_ROI_COLUMNS].reset_index(drop=True)
+
+
+def event_roi_table(effects: list[dict]) -> pd.DataFrame:
+    """One row per event type: attendees, effect per attendee, incremental revenue, cost, ROI.
+
+    ``effects`` are the per-event-type dicts of the attribution summary (a
+    ``per_attendee_total`` dict with ``estimate, ci_low, ci_high`` where estimated).
+
+    Examples
+    --------
+    >>> event_roi_table([{"event_type": "seminar", "events": 2, "cost": 10.0}])[["event_type", "roi"]]
+      event_type   roi
+    0    seminar  None
+    """
+    rows = []
+    for effect in effects:
+        total = effect.get("per_attendee_total") or {}
+        rows.append({"event_type": effect["event_type"], "product_id": effect.get("product_id"),
+                     "events": effect.get("events"), "attendees": effect.get("attendees"),
+                     "per_attendee_total": total.get("estimate"),
+                     "per_attendee_total_ci_low": total.get("ci_low"),
+                     "per_attendee_total_ci_high": total.get("ci_high"),
+                     "incremental_units": effect.get("incremental_units"),
+                     "incremental_revenue": effect.get("incremental_revenue"),
+                     "cost": effect.get("cost"), "roi": effect.get("roi")})
+    return pd.DataFrame(rows, columns=EVENT_ROI_COLUMNS)

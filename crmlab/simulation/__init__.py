@@ -1,0 +1,1 @@
+"""The simulator's engine, one module per step; the public entry is :mod:`crmlab.simulate`."""
