@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--format", choices=["csv", "parquet"], default=None,
                      help="file format (default: csv for sample/demo, parquet for national)")
+    sim.add_argument("--duplicates", type=float, default=None, metavar="RATE",
+                     help="name doctors and accounts and enter this share of them twice")
 
     val = sub.add_parser("validate", help="check a data directory against the data contract")
     val.add_argument("data_dir")
@@ -88,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
 
             fmt = args.format or ("parquet" if args.scale == "national" else "csv")
             world = simulate(scale=args.scale, seed=args.seed)
+            if args.duplicates is not None:
+                from crmlab.simulate_duplicates import plant_duplicates
+
+                world = plant_duplicates(world, rate=args.duplicates, seed=args.seed)
             write_world(world, args.out, fmt=fmt)
             print(f"wrote the {args.scale} world (seed {args.seed}) to {args.out}")
             return 0

@@ -297,7 +297,7 @@ def validate(data_dir, *, encoding: str = "utf-8") -> ValidationReport:
 
 
 def load(data_dir, *, encoding: str = "utf-8", tables=None,
-         allow_rejects: bool = False) -> Dataset:
+         allow_rejects: bool = False, duplicates=None) -> Dataset:
     """Read a data directory into typed, checked contract tables.
 
     Parameters
@@ -312,6 +312,9 @@ def load(data_dir, *, encoding: str = "utf-8", tables=None,
     allow_rejects : bool, default False
         If False, any row that breaks the contract raises :class:`DataContractError`.
         If True, such rows are removed from the tables and listed in ``Dataset.rejects``.
+    duplicates : str or Path, optional
+        A reviewed ``clusters.csv`` of ``crmlab run dedupe``: merged doctors and accounts
+        are replaced by their surviving ID everywhere (see :mod:`crmlab.io.duplicates`).
 
     Returns
     -------
@@ -357,5 +360,9 @@ def load(data_dir, *, encoding: str = "utf-8", tables=None,
         elif len(checked.rejected.get(table, ())):
             frame = frame.drop(index=checked.rejected[table]).reset_index(drop=True)
         tables_out[table] = frame
+    if duplicates:
+        from crmlab.io.duplicates import merge_duplicates, read_clusters, surviving_ids
+
+        tables_out = merge_duplicates(tables_out, surviving_ids(read_clusters(duplicates)))
     return Dataset(**tables_out, present=frozenset(checked.files),
                    rejects=checked.rejects, data_dir=checked.data_dir, issues=warned)

@@ -1,0 +1,149 @@
+"""Records for duplicate detection: one row per doctor or account, with what is compared.
+
+A doctor's record holds its name keys (:mod:`crmlab.features.names`), account and city,
+specialty, title, department size and its visit behaviour: the (rep, month) pairs in
+which it had a completed visit and its first and last visited month. An account's record
+holds its name keys, city, type, tier and size.
+
+The records keep personal data (name keys) and must stay inside crmlab: they go to the
+linkage model only. :func:`doctor_activity` and :func:`account_activity` give the
+visits and volume per ID that the reports quote.
+
+Examples
+--------
+>>> from crmlab.io import load
+>>> ds = load("data/sample")  # doctest: +SKIP
+>>> doctor_records(ds).columns.tolist()[:3]  # doctest: +SKIP
+['unique_id', 'name_key', 'name_letters']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from crmlab.features.common import completed_visits, own_product_ids
+from crmlab.features.names import name_keys
+
+#: Seniority order of doctor titles; "adjacent" titles differ by one step.
+TITLE_RANK = {"resident": 0, "attending": 1, "associate_chief": 2, "chief": 3}
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Text as object dtype with None for missing (what DuckDB reads as NULL)."""
+    values = values.astype(object)
+    return values.where(values.notna(), None)
+
+
+def _month_index(dates: pd.Series) -> np.ndarray:
+    return (dates.dt.year * 12 + dates.dt.month - 1).to_numpy()
+
+
+def visit_behaviour(visits: pd.DataFrame) -> pd.DataFrame:
+    """Per doctor: ``rep|month`` pairs and months with a completed visit, first and last month.
+
+    Examples
+    --------
+    >>> visits = pd.DataFrame({"doctor_id": ["D1", "D1", "D2"], "rep_id": ["R1", "R1", "R2"],
+    ...     "date": pd.to_datetime(["2024-01-05", "2024-03-02", "2024-01-09"]),
+    ...     "status": "completed"})
+    >>> visit_behaviour(visits).loc["D1", "rep_months"]
+    ['R1|24288', 'R1|24290']
+    >>> int(visit_behaviour(visits).loc["D1", "last_month"] - visit_behaviour(visits).loc["D1", "first_month"])
+    2
+    """
+    done = completed_visits(visits)
+    done = done[done["doctor_id"].notna() & done["date"].notna()]
+    month = _month_index(done["date"])
+    frame = pd.DataFrame({"doctor_id": done["doctor_id"].astype(str).to_numpy(),
+                          "rep_month": done["rep_id"].astype(str).to_numpy() + "|"
+                          + month.astype(str), "month": month})
+    grouped = frame.groupby("doctor_id", sort=True)
+    rep_months = (frame.drop_duplicates(["doctor_id", "rep_month"])
+                  .sort_values(["doctor_id", "rep_month"]).groupby("doctor_id")["rep_month"].agg(list))
+    visit_months = (frame.drop_duplicates(["doctor_id", "month"])
+                    .sort_values(["doctor_id", "month"]).groupby("doctor_id")["month"].agg(list))
+    return pd.DataFrame({
+        "rep_months": rep_months,
+        "visit_months": visit_months,
+        "first_month": grouped["month"].min(),
+        "last_month": grouped["month"].max(),
+    })
+
+
+def doctor_records(doctors: pd.DataFrame, accounts: pd.DataFrame,
+                   visits: pd.DataFrame) -> pd.DataFrame:
+    """One linkage record per doctor (``unique_id`` = ``doctor_id``).
+
+    Columns: ``unique_id``, the name keys, ``account_id``, ``city``, ``specialty``,
+    ``title``, ``title_rank``, ``department_outpatients``, ``department_beds``,
+    ``rep_months``, ``visit_months``, ``first_month``, ``last_month``.
+    """
+    city = accounts.set_index("account_id")["city"] if "city" in accounts else None
+    names = doctors["name"] if "name" in doctors else pd.Series(None, index=doctors.index)
+    records = pd.DataFrame({
+        "unique_id": doctors["doctor_id"].astype(str).to_numpy(),
+        **{k: v.to_numpy() for k, v in name_keys(names).items()},
+        "account_id": _text(doctors["account_id"]).to_numpy(),
+        "city": (_text(doctors["account_id"].map(city)).to_numpy() if city is not None
+                 else None),
+        "specialty": _text(doctors["specialty"]).to_numpy(),
+        "title": _text(doctors.get("title", pd.Series(None, index=doctors.index))).to_numpy(),
+    })
+    records["title_rank"] = records["title"].map(TITLE_RANK).astype("Int64")
+    for column in ("department_outpatients", "department_beds"):
+        values = doctors[column] if column in doctors else pd.Series(np.nan, index=doctors.index)
+        records[column] = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+    behaviour = visit_behaviour(visits).reindex(records["unique_id"])
+    records["rep_months"] = behaviour["rep_months"].to_numpy()
+    records["visit_months"] = behaviour["visit_months"].to_numpy()
+    records["first_month"] = behaviour["first_month"].astype("Int64").to_numpy()
+    records["last_month"] = behaviour["last_month"].astype("Int64").to_numpy()
+    return records
+
+
+def account_records(accounts: pd.DataFrame) -> pd.DataFrame:
+    """One linkage record per account (``unique_id`` = ``account_id``).
+
+    Columns: ``unique_id``, the name keys, ``city``, ``account_type``, ``tier``,
+    ``beds``, ``annual_outpatients``.
+    """
+    names = accounts["name"] if "name" in accounts else pd.Series(None, index=accounts.index)
+    records = pd.DataFrame({
+        "unique_id": accounts["account_id"].astype(str).to_numpy(),
+        **{k: v.to_numpy() for k, v in name_keys(names).items()},
+        **{c: _text(accounts[c]).to_numpy() if c in accounts else None
+           for c in ("city", "account_type", "tier")},
+    })
+    for column in ("beds", "annual_outpatients"):
+        values = accounts[column] if column in accounts else pd.Series(np.nan, index=accounts.index)
+        records[column] = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+    return records
+
+
+def doctor_activity(doctors: pd.DataFrame, visits: pd.DataFrame,
+                    prescriptions: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
+    """Completed visits and own-product prescriptions (``volume``) per doctor ID."""
+    ids = doctors["doctor_id"].astype(str)
+    done = completed_visits(visits)
+    n_visits = done["doctor_id"].astype(str).value_counts().reindex(ids, fill_value=0)
+    own = own_product_ids(products)
+    rx = prescriptions if own is None else prescriptions[prescriptions["product_id"].isin(own)]
+    volume = rx.groupby(rx["doctor_id"].astype(str))["trx"].sum().reindex(ids, fill_value=0.0)
+    return pd.DataFrame({"visits": n_visits.to_numpy(), "volume": volume.to_numpy()},
+                        index=pd.Index(ids, name="id"))
+
+
+def account_activity(accounts: pd.DataFrame, doctors: pd.DataFrame, visits: pd.DataFrame,
+                     sales: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
+    """Completed visits to its doctors and own-product sell-out units (``volume``) per account."""
+    ids = accounts["account_id"].astype(str)
+    done = completed_visits(visits)
+    account_of = doctors.set_index(doctors["doctor_id"].astype(str))["account_id"].astype(str)
+    n_visits = (done["doctor_id"].astype(str).map(account_of).value_counts()
+                .reindex(ids, fill_value=0))
+    own = own_product_ids(products)
+    sold = sales if own is None else sales[sales["product_id"].isin(own)]
+    volume = sold.groupby(sold["account_id"].astype(str))["units"].sum().reindex(ids, fill_value=0.0)
+    return pd.DataFrame({"visits": n_visits.to_numpy(), "volume": volume.to_numpy()},
+                        index=pd.Index(ids, name="id"))
