@@ -39,6 +39,7 @@ from crmlab.io.schemas import (
     OUTCOME_TABLES,
     REQUIRED_TABLES,
     TABLES,
+    TRANSACTION_TABLES,
     fields,
     parents,
 )
@@ -235,9 +236,18 @@ def _check(data_dir, encoding: str, tables=None, stop_on_fatal: bool = False) ->
                                 f"{table} must not be empty")
             if problem is None:
                 frame, parse_failures, bad_values[table] = parse_table(table, raw)
+                copies = duplicate_rows(table, frame)
+                if table in TRANSACTION_TABLES and len(copies):
+                    issues.append(issue(
+                        table, None, "duplicate_row",
+                        f"{rows_text(len(copies))} of {files[table].name} repeat an earlier row "
+                        f"exactly (first: {copies['reason'].iloc[0]}, row {copies['row'].iloc[0]}); "
+                        "kept, as two identical transactions on one day are possible — remove "
+                        "them if your export repeats rows", severity="warning"))
+                    copies = copies.iloc[:0]
                 failures[table] = concat_failures([
                     short, schema_failures(table, frame, parse_failures),
-                    duplicate_rows(table, frame), future_dates(table, frame, today_)])
+                    copies, future_dates(table, frame, today_)])
                 frames[table] = frame
             else:
                 issues.append(problem)

@@ -71,8 +71,8 @@ def test_huge_number_in_parquet_is_rejected(tmp_path):
 
 # --- duplicates --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("table", ["sales", "prescriptions", "shipments", "inventory",
-                                   "event_attendance", "rep_absences"])
+@pytest.mark.parametrize("table", ["prescriptions", "inventory", "event_attendance",
+                                   "rep_absences"])
 def test_exact_duplicate_row_is_rejected_keeping_the_first(tmp_path, table):
     lines = VALID[table].splitlines()
     text = "\n".join(lines + [lines[1], lines[2], lines[1]]) + "\n"
@@ -87,6 +87,23 @@ def test_exact_duplicate_row_is_rejected_keeping_the_first(tmp_path, table):
     ds = load(data, allow_rejects=True)
     assert len(ds[table]) == n  # the first copies are kept, nothing is counted twice
     assert ds[table].equals(load(write_tables(tmp_path)).__getattribute__(table))
+
+
+@pytest.mark.parametrize("table", ["sales", "shipments"])
+def test_exact_duplicate_transaction_is_kept_with_a_warning(tmp_path, table):
+    """Transaction logs may hold two identical deliveries on one day (CDNOW does)."""
+    lines = VALID[table].splitlines()
+    data = write_tables(tmp_path, **{table: "\n".join(lines + [lines[1], lines[1]]) + "\n"})
+
+    report = validate(data)
+    assert report.ok
+    warned = report.issues[(report.issues["table"] == table)
+                           & (report.issues["check"] == "duplicate_row")]
+    assert len(warned) == 1 and warned["severity"].iloc[0] == "warning"
+    assert "2 rows" in warned["examples"].iloc[0] and "kept" in warned["examples"].iloc[0]
+    with pytest.warns(UserWarning, match="repeat an earlier row"):
+        ds = load(data)
+    assert len(ds[table]) == len(lines) + 1
 
 
 def test_rows_differing_in_one_value_are_not_duplicates(tmp_path):
