@@ -47,6 +47,9 @@ class Params:
     allow_rejects: bool = param(False, "go on without rows that fail the data contract "
                                        "(they are counted in the summary and report)")
     seed: int = param(7, "seed of every random step")
+    merge_duplicates: str = param("", "a reviewed clusters.csv of `crmlab run dedupe`: merge "
+                                      "duplicate doctors and accounts into their surviving ID "
+                                      "before the analysis ('' = no merge)")
 
     @classmethod
     def names(cls) -> list[str]:
@@ -164,8 +167,9 @@ def load_data(data, params: Params, tables=None) -> Dataset:
         return data
     if data is None:
         raise ParameterError("data: give a data directory or a loaded Dataset")
+    duplicates = resolve_path(params.merge_duplicates) if params.merge_duplicates else None
     return load(resolve_path(data), encoding=params.encoding, tables=tables,
-                allow_rejects=params.allow_rejects)
+                allow_rejects=params.allow_rejects, duplicates=duplicates)
 
 
 def rejects_summary(data: Dataset) -> dict:

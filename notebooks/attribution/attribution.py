@@ -36,6 +36,7 @@ out_dir = ""
 encoding = "utf-8"
 allow_rejects = False
 seed = 7
+merge_duplicates = ""
 product_id = ""
 cost_per_visit = 30.0
 n_bins = 10

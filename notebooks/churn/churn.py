@@ -36,6 +36,7 @@ out_dir = ""
 encoding = "utf-8"
 allow_rejects = False
 seed = 7
+merge_duplicates = ""
 level = "doctor"
 product_id = None
 as_of = ""

@@ -25,6 +25,7 @@ out_dir = ""
 encoding = "utf-8"
 allow_rejects = False
 seed = 7
+merge_duplicates = ""
 threshold = 0.5
 accounts = True
 u_max_pairs = 1000000

@@ -39,6 +39,7 @@ out_dir = ""
 encoding = "utf-8"
 allow_rejects = False
 seed = 7
+merge_duplicates = ""
 horizon_months = 6
 n_origins = 12
 origin_step = 2

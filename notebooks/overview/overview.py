@@ -21,6 +21,7 @@ out_dir = ""
 encoding = "utf-8"
 allow_rejects = False
 seed = 7
+merge_duplicates = ""
 
 # %%
 result = overview.run(data_dir, **overview.OverviewParams.pick(globals()))

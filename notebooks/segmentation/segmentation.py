@@ -57,6 +57,7 @@ out_dir = ""
 encoding = "utf-8"
 allow_rejects = False
 seed = 7
+merge_duplicates = ""
 weight_tier = 0.2
 weight_title = 0.2
 weight_outpatients = 0.15

@@ -91,3 +91,14 @@ def test_committed_sample_has_no_duplicates():
     result = dedupe.run(SAMPLE_DIR)
     assert result.summary()["doctors"]["duplicate_pairs"] == 0
     assert result.summary()["doctors"]["ids_to_merge"] == 0
+
+
+def test_every_analysis_merges_reviewed_duplicates(planted):
+    """`-p merge_duplicates=FILE` (here through run()) re-keys the data before the analysis."""
+    from crmlab.analyses import overview
+
+    _, data_dir, result, out = planted
+    plain = overview.run(data_dir).summary()["tables"]
+    merged = overview.run(data_dir, merge_duplicates=str(out / "clusters.csv")).summary()["tables"]
+    assert merged["doctors"] == plain["doctors"] - result.summary()["doctors"]["ids_to_merge"]
+    assert merged["visits"] == plain["visits"]
