@@ -31,19 +31,22 @@ def roi(revenue: float, cost: float) -> float:
 
 
 def account_roi(model: VisitLift, panel: pd.DataFrame, counts: pd.DataFrame, unit: str, price: float,
-                cost_per_visit: float) -> pd.DataFrame:
+                cost_per_visit: float, scale: float = 1.0) -> pd.DataFrame:
     """Incremental units and revenue from visits per account against their cost, ranked.
 
     ``marginal_value_per_extra_visit`` is the long-run revenue of one more face-to-face
     visit per month at the account's current visit rate, minus its cost; accounts are
-    ranked by it (where extra visits would pay most).
+    ranked by it (where extra visits would pay most). ``scale`` multiplies the model's
+    lift: the ratio of the chosen design's long-run effect per visit to the model's
+    (1 keeps the model's; the IV design keeps its shape, saturation and carry-over
+    timing, at the identified level).
 
     Examples
     --------
     >>> account_roi(model, panel, counts, "doctor_id", price=50.0, cost_per_visit=30.0)  # doctest: +SKIP
     """
-    lift = model.unit_month_lift().sum(axis=1)
-    marginal = model.unit_marginal_long_run()
+    lift = scale * model.unit_month_lift().sum(axis=1)
+    marginal = scale * model.unit_marginal_long_run()
     units = pd.DataFrame({unit: model.units_, "incremental_units": lift, "marginal_units": marginal})
     if unit == "doctor_id":
         first_rows = panel.drop_duplicates("doctor_id")
