@@ -218,7 +218,7 @@ class AttributionResult(AnalysisResult):
             out["iv"] = self.iv_model.results_.effect("per_visit_long_run")
         return out
 
-    def _effect(self, name: str) -> dict:
+    def visit_effect(self, name: str) -> dict:
         """An effect of the main design (the fixed-effects model for what the IV does not estimate)."""
         if self.visit_design == "iv" and name in set(self.iv_model.results_.effects["effect"]):
             return self.iv_model.results_.effect(name)
@@ -256,11 +256,11 @@ class AttributionResult(AnalysisResult):
             method += (" Main design: fixed effects (consistent, and more precise than the IV, when visits are not "
                        "chasing demand).")
         return {
-            **{name: self._effect(name) for name in VISIT_EFFECTS},
+            **{name: self.visit_effect(name) for name in VISIT_EFFECTS},
             **self.design_summary(),
             "channel_weights": model.channel_weights_, "naive_per_visit": naive["estimate"],
             "linear_lags_long_run": lags["estimate"],
-            "naive_over_causal": naive["estimate"] / self._effect("per_visit_long_run")["estimate"],
+            "naive_over_causal": naive["estimate"] / self.visit_effect("per_visit_long_run")["estimate"],
             "n_obs": model.n_obs_, "n_units": model.n_units_, "method": method,
             "by_segment": {
                 "method": ("Units split into terciles of their mean outcome over the first 6 months (potential); "

@@ -488,6 +488,6 @@ class VisitLiftIV:
             "nonlinear 2SLS; saturation and channel weights from the fixed-effects fit. Cluster-robust "
             f"({self.cluster}) GMM sandwich, delta method for derived effects; the last {self.stop_months} active "
             "months of doctors who stop prescribing are left out (months without visits can make a doctor lapse, a "
-            "retention effect that is not visit lift). First-stage F "
-            f"{self.first_stage_f_:.1f}; a lead placebo and lagged-outcome controls as checks.")
+            "retention effect that is not visit lift). The first-stage F (instrument strength), a lead placebo and "
+            "lagged-outcome controls as checks.")
         return VisitLiftIVResults(effects=effects, diagnostics=diagnostics, method=method)
