@@ -85,7 +85,7 @@ class VisitLiftIVResults:
         level = f"{100 * (1 - d['alpha']):.0f}% CI"
 
         def show(e):
-            return f"{e['estimate']:.2f}, {level} {e['ci_low']:.2f}–{e['ci_high']:.2f}"
+            return f"{e['estimate']:.2f}, {level} {e['ci_low']:.2f} to {e['ci_high']:.2f}"
 
         if d["weak_instruments"]:
             return (f"Territory capacity shocks move visits too little to identify the effect (first-stage F "
