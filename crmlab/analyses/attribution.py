@@ -32,6 +32,7 @@ from crmlab.io import Dataset
 from crmlab.models.attribution import (ACCOUNT_ROI_COLUMNS, CampaignEffect, EventStudy, VisitLift, account_roi,
                                        campaign_effect, event_roi_table, linear_lags_fe, naive_pooled_slope, roi)
 from crmlab.models.attribution.iv import VisitLiftIV
+from crmlab.models.attribution.roi import EventTypeEffect
 from crmlab.models.uncertainty import ESTIMATE_COLUMNS
 
 #: The contract tables attribution reads.
@@ -57,54 +58,6 @@ class AttributionParams(Params):
     max_units: int | None = param(20000, "larger panels (national): the visit-lift profile and each event "
                                          "study are fitted on a seeded sample of this many units")
     alpha: float = param(0.05, "intervals cover 1 - alpha (0.05: 95%)")
-
-
-@dataclasses.dataclass
-class EventTypeEffect:
-    """What one attended event type added: effects per attendee, incremental revenue, ROI.
-
-    Attributes
-    ----------
-    event_type, product_id : str
-    events, attendees : int
-    cost : float
-        Total cost of the type's events.
-    per_attendee_month, per_attendee_total : dict, optional
-        ``estimate, std_error, ci_low, ci_high`` (None when not estimated).
-    effect_months : int, optional
-        Months after the event with a lift.
-    pretrend_p_value : float, optional
-    incremental_units, incremental_revenue, roi : float, optional
-    method : str, optional
-    note : str, optional
-        Why the type was not estimated.
-    """
-
-    event_type: str
-    product_id: str
-    events: int
-    attendees: int
-    cost: float
-    per_attendee_month: dict | None = None
-    per_attendee_total: dict | None = None
-    effect_months: int | None = None
-    pretrend_p_value: float | None = None
-    incremental_units: float | None = None
-    incremental_revenue: float | None = None
-    roi: float | None = None
-    method: str | None = None
-    note: str | None = None
-
-    @property
-    def estimated(self) -> bool:
-        return self.per_attendee_total is not None
-
-    def summary(self) -> dict:
-        """The event type as written in ``summary.json``."""
-        keys = ["event_type", "product_id", "events", "attendees", "cost"]
-        keys += (["per_attendee_month", "per_attendee_total", "effect_months", "pretrend_p_value",
-                  "incremental_units", "incremental_revenue", "roi", "method"] if self.estimated else ["note"])
-        return {key: getattr(self, key) for key in keys}
 
 
 @dataclasses.dataclass

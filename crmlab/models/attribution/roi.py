@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -93,3 +95,51 @@ def event_roi_table(effects: list[dict]) -> pd.DataFrame:
                      "incremental_revenue": effect.get("incremental_revenue"),
                      "cost": effect.get("cost"), "roi": effect.get("roi")})
     return pd.DataFrame(rows, columns=EVENT_ROI_COLUMNS)
+
+
+@dataclasses.dataclass
+class EventTypeEffect:
+    """What one attended event type added: effects per attendee, incremental revenue, ROI.
+
+    Attributes
+    ----------
+    event_type, product_id : str
+    events, attendees : int
+    cost : float
+        Total cost of the type's events.
+    per_attendee_month, per_attendee_total : dict, optional
+        ``estimate, std_error, ci_low, ci_high`` (None when not estimated).
+    effect_months : int, optional
+        Months after the event with a lift.
+    pretrend_p_value : float, optional
+    incremental_units, incremental_revenue, roi : float, optional
+    method : str, optional
+    note : str, optional
+        Why the type was not estimated.
+    """
+
+    event_type: str
+    product_id: str
+    events: int
+    attendees: int
+    cost: float
+    per_attendee_month: dict | None = None
+    per_attendee_total: dict | None = None
+    effect_months: int | None = None
+    pretrend_p_value: float | None = None
+    incremental_units: float | None = None
+    incremental_revenue: float | None = None
+    roi: float | None = None
+    method: str | None = None
+    note: str | None = None
+
+    @property
+    def estimated(self) -> bool:
+        return self.per_attendee_total is not None
+
+    def summary(self) -> dict:
+        """The event type as written in ``summary.json``."""
+        keys = ["event_type", "product_id", "events", "attendees", "cost"]
+        keys += (["per_attendee_month", "per_attendee_total", "effect_months", "pretrend_p_value",
+                  "incremental_units", "incremental_revenue", "roi", "method"] if self.estimated else ["note"])
+        return {key: getattr(self, key) for key in keys}
