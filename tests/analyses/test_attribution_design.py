@@ -61,6 +61,8 @@ def test_iv_is_the_main_design_where_reps_chase_demand(feedback_run):
     assert main["ci_low"] <= truth <= main["ci_high"]
     # fixed effects, reported beside it, take demand-chasing for a visit effect
     assert fe["estimate"] > 1.25 * truth and fe["ci_low"] > truth
+    # and the naive pooled slope mixes the visit effect with doctor size as well
+    assert visits["naive_per_visit"] > fe["estimate"]
     assert visits["first_stage_f"] >= 10 and visits["hausman_p_value"] < 0.05
     assert visits["design_reason"].startswith("Reps visit more after prescribing rises")
     assert visits["lead_fe"]["ci_low"] > 0
@@ -75,6 +77,7 @@ def test_main_estimate_is_right_where_reps_do_not_chase_demand(plain_run):
     assert abs(main["estimate"] / truth - 1) < 0.25
     assert main["ci_low"] <= truth <= main["ci_high"]
     assert visits["iv"] is not None and visits["first_stage_f"] > 0
+    assert visits["naive_per_visit"] > 1.25 * truth
 
 
 def test_sample_reports_both_designs_and_why():
