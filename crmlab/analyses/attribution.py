@@ -5,8 +5,9 @@ effects, estimated carry-over, saturation and channel weights) and, with doctor-
 data, :class:`~crmlab.models.attribution.iv.VisitLiftIV` (visits instrumented by
 territory capacity shocks) beside two benchmarks (the naive pooled slope and linear
 lags). The main design is the IV when its instruments are strong and the data show
-that reps chase demand (see :attr:`VisitLiftIVResults.design
-<crmlab.models.attribution.iv_results.VisitLiftIVResults.design>`), else fixed effects. Events with an attendance list: one
+that reps chase demand (the rule and its reasoning:
+:attr:`crmlab.models.attribution.iv_results.VisitLiftIVResults.design`), else fixed
+effects; both are reported. Events with an attendance list: one
 :class:`~crmlab.models.attribution.EventStudy` per event type. Regional campaigns:
 :func:`~crmlab.models.attribution.campaign_effect` (synthetic control). ROI per account
 and per event type. Doctor-level prescriptions when present, else account-level sales.
