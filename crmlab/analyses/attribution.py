@@ -1,8 +1,13 @@
 """Attribution: what visits, events and campaigns add to prescriptions or sales, with ROI.
 
 Visit lift: :class:`~crmlab.models.attribution.VisitLift` (unit and month × size fixed
-effects, estimated carry-over, saturation and channel weights) beside two benchmarks
-(the naive pooled slope and linear lags). Events with an attendance list: one
+effects, estimated carry-over, saturation and channel weights) and, with doctor-level
+data, :class:`~crmlab.models.attribution.iv.VisitLiftIV` (visits instrumented by
+territory capacity shocks) beside two benchmarks (the naive pooled slope and linear
+lags). The main design is the IV when its instruments are strong and the data show
+that reps chase demand (the rule and its reasoning:
+:attr:`crmlab.models.attribution.iv_results.VisitLiftIVResults.design`), else fixed
+effects; both are reported. Events with an attendance list: one
 :class:`~crmlab.models.attribution.EventStudy` per event type. Regional campaigns:
 :func:`~crmlab.models.attribution.campaign_effect` (synthetic control). ROI per account
 and per event type. Doctor-level prescriptions when present, else account-level sales.
@@ -11,6 +16,7 @@ and per event type. Doctor-level prescriptions when present, else account-level 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -21,17 +27,24 @@ from crmlab.analyses.base import (AnalysisResult, ParameterError, Params, check_
 from crmlab.features.attribution import (ATTENDED_EVENT_TYPES, analysed_product, attendance_by_account,
                                          detailing_by_channel, detailing_per_unit, first_attendance, outcome_panel,
                                          unit_prices, unit_size)
+from crmlab.features.capacity import capacity_instruments
 from crmlab.features.panels import month_range, month_start
 from crmlab.io import Dataset
 from crmlab.models.attribution import (ACCOUNT_ROI_COLUMNS, CampaignEffect, EventStudy, VisitLift, account_roi,
                                        campaign_effect, event_roi_table, linear_lags_fe, naive_pooled_slope, roi)
+from crmlab.models.attribution.iv import VisitLiftIV
+from crmlab.models.attribution.roi import EventTypeEffect
 from crmlab.models.uncertainty import ESTIMATE_COLUMNS
 
 #: The contract tables attribution reads.
-TABLES = ("accounts", "doctors", "visits", "products", "prescriptions", "sales", "events", "event_attendance")
+TABLES = ("accounts", "doctors", "visits", "products", "prescriptions", "sales", "events", "event_attendance",
+          "reps", "rep_absences")
 EVENT_STUDY_COLUMNS = ["event_type", "product_id", "months_after", *ESTIMATE_COLUMNS]
 #: Effects of the visit model reported in the summary.
 VISIT_EFFECTS = ("per_visit_same_month", "carryover", "per_visit_long_run", "first_visit_long_run", "saturation")
+#: Names of the visit designs, in words.
+DESIGN_NAMES = {"fixed_effects": "fixed effects, adstock + saturation",
+                "iv": "IV: territory capacity shocks, adstock + saturation"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,54 +59,6 @@ class AttributionParams(Params):
     max_units: int | None = param(20000, "larger panels (national): the visit-lift profile and each event "
                                          "study are fitted on a seeded sample of this many units")
     alpha: float = param(0.05, "intervals cover 1 - alpha (0.05: 95%)")
-
-
-@dataclasses.dataclass
-class EventTypeEffect:
-    """What one attended event type added: effects per attendee, incremental revenue, ROI.
-
-    Attributes
-    ----------
-    event_type, product_id : str
-    events, attendees : int
-    cost : float
-        Total cost of the type's events.
-    per_attendee_month, per_attendee_total : dict, optional
-        ``estimate, std_error, ci_low, ci_high`` (None when not estimated).
-    effect_months : int, optional
-        Months after the event with a lift.
-    pretrend_p_value : float, optional
-    incremental_units, incremental_revenue, roi : float, optional
-    method : str, optional
-    note : str, optional
-        Why the type was not estimated.
-    """
-
-    event_type: str
-    product_id: str
-    events: int
-    attendees: int
-    cost: float
-    per_attendee_month: dict | None = None
-    per_attendee_total: dict | None = None
-    effect_months: int | None = None
-    pretrend_p_value: float | None = None
-    incremental_units: float | None = None
-    incremental_revenue: float | None = None
-    roi: float | None = None
-    method: str | None = None
-    note: str | None = None
-
-    @property
-    def estimated(self) -> bool:
-        return self.per_attendee_total is not None
-
-    def summary(self) -> dict:
-        """The event type as written in ``summary.json``."""
-        keys = ["event_type", "product_id", "events", "attendees", "cost"]
-        keys += (["per_attendee_month", "per_attendee_total", "effect_months", "pretrend_p_value",
-                  "incremental_units", "incremental_revenue", "roi", "method"] if self.estimated else ["note"])
-        return {key: getattr(self, key) for key in keys}
 
 
 @dataclasses.dataclass
@@ -112,8 +77,14 @@ class AttributionResult(AnalysisResult):
     notes : list of str
         What was estimated differently or not at all, in words.
     visit_designs : dict of str to fitted model
-        Designs estimating the visit effect; ``fixed_effects`` (a :class:`VisitLift`) is
-        the main one, reported in the summary. Empty when visits cannot be estimated.
+        Designs estimating the visit effect: ``fixed_effects`` (a :class:`VisitLift`)
+        and, when the data allow it, ``iv`` (a :class:`VisitLiftIV`). Empty when visits
+        cannot be estimated.
+    visit_design : str or None
+        The main design (``fixed_effects`` or ``iv``), whose long-run effect per visit
+        the summary, the account ROI and the report use.
+    visit_design_reason : str or None
+        Why, in plain words with the numbers.
     visit_benchmarks : dict of str to dict
         ``naive`` (pooled slope) and ``linear_lags`` (fixed effects, lags 0-4), each
         ``estimate, std_error, ci_low, ci_high``.
@@ -136,6 +107,8 @@ class AttributionResult(AnalysisResult):
     months: pd.DatetimeIndex
     notes: list[str]
     visit_designs: dict
+    visit_design: str | None
+    visit_design_reason: str | None
     visit_benchmarks: dict
     visit_effects_by_segment: pd.DataFrame | None
     visits_not_estimated: str | None
@@ -146,8 +119,13 @@ class AttributionResult(AnalysisResult):
 
     @property
     def visit_model(self) -> VisitLift | None:
-        """The main visit design (fixed effects), None when visits are not estimated."""
+        """The fixed-effects visit model (response shape: carry-over, saturation, channels), or None."""
         return self.visit_designs.get("fixed_effects")
+
+    @property
+    def iv_model(self) -> VisitLiftIV | None:
+        """The capacity-shock IV design, None when the data do not allow it."""
+        return self.visit_designs.get("iv")
 
     @property
     def campaign_model(self):
@@ -180,13 +158,37 @@ class AttributionResult(AnalysisResult):
         """Long-run effect per visit by the naive slope, linear lags and the main model."""
         if self.visit_model is None:
             return None
-        return pd.DataFrame([
-            {"method": "naive pooled (no fixed effects)", **self.visit_benchmarks["naive"]},
-            {"method": "fixed effects, linear lags 0-4", **self.visit_benchmarks["linear_lags"]},
-            {"method": "fixed effects, adstock + saturation (main)", **self._effect("per_visit_long_run")}])
+        rows = [{"method": "naive pooled (no fixed effects)", **self.visit_benchmarks["naive"]},
+                {"method": "fixed effects, linear lags 0-4", **self.visit_benchmarks["linear_lags"]}]
+        for name, effect in self.design_effects().items():
+            main = " (main)" if name == self.visit_design else ""
+            rows.append({"method": DESIGN_NAMES[name] + main, **effect})
+        return pd.DataFrame(rows)
 
-    def _effect(self, name: str) -> dict:
+    def design_effects(self) -> dict:
+        """Long-run effect per visit by each fitted design."""
+        out = {"fixed_effects": self.visit_model.results_.effect("per_visit_long_run")}
+        if self.iv_model is not None:
+            out["iv"] = self.iv_model.results_.effect("per_visit_long_run")
+        return out
+
+    def visit_effect(self, name: str) -> dict:
+        """An effect of the main design (the fixed-effects model for what the IV does not estimate)."""
+        if self.visit_design == "iv" and name in set(self.iv_model.results_.effects["effect"]):
+            return self.iv_model.results_.effect(name)
         return self.visit_model.results_.effect(name)
+
+    def design_summary(self) -> dict:
+        """The design block: which design and why, both estimates, first-stage F, Hausman p, lead placebos."""
+        out = {"design": self.visit_design, "design_reason": self.visit_design_reason,
+               "fixed_effects": self.design_effects()["fixed_effects"], "iv": None, "first_stage_f": None,
+               "hausman_p_value": None, "lead_fe": None, "lead_iv": None}
+        if self.iv_model is not None:
+            res = self.iv_model.results_
+            out |= {"iv": res.effect("per_visit_long_run"), "first_stage_f": res.diagnostics["first_stage_f"],
+                    "hausman_p_value": res.diagnostics["hausman_p_value"], "lead_fe": res.effect("lead_fe"),
+                    "lead_iv": res.effect("lead_iv")}
+        return out
 
     def visit_summary(self) -> dict:
         """The ``visits`` block of the summary: effects, benchmarks, segments, method."""
@@ -196,12 +198,24 @@ class AttributionResult(AnalysisResult):
                     "naive_per_visit": None, "method": f"Visit lift cannot be estimated: {self.visits_not_estimated}."}
         naive, lags = self.visit_benchmarks["naive"], self.visit_benchmarks["linear_lags"]
         coverage = f"{100 * (1 - self.params.alpha):g}%"
+        method = model.results_.method
+        if self.iv_model is not None:
+            method += " " + self.iv_model.results_.method
+        if self.visit_design == "iv":
+            method += (" Main design: the IV (strong instruments and evidence that reps chase demand). The account "
+                       "ROI uses its long-run effect per visit (the fixed-effects lift per account scaled to it); "
+                       "saturation, channel weights, the response curve and the effects by segment are the "
+                       "fixed-effects model's.")
+        else:
+            method += (" Main design: fixed effects (consistent, and more precise than the IV, when visits are not "
+                       "chasing demand).")
         return {
-            **{name: self._effect(name) for name in VISIT_EFFECTS},
+            **{name: self.visit_effect(name) for name in VISIT_EFFECTS},
+            **self.design_summary(),
             "channel_weights": model.channel_weights_, "naive_per_visit": naive["estimate"],
             "linear_lags_long_run": lags["estimate"],
-            "naive_over_causal": naive["estimate"] / self._effect("per_visit_long_run")["estimate"],
-            "n_obs": model.n_obs_, "n_units": model.n_units_, "method": model.results_.method,
+            "naive_over_causal": naive["estimate"] / self.visit_effect("per_visit_long_run")["estimate"],
+            "n_obs": model.n_obs_, "n_units": model.n_units_, "method": method,
             "by_segment": {
                 "method": ("Units split into terciles of their mean outcome over the first 6 months (potential); "
                            "the fitted adstock regressor interacted with the tercile, same fixed effects; long-run "
@@ -232,6 +246,8 @@ class AttributionResult(AnalysisResult):
             out["response_curve"] = model.results_.response_curve
             out["carryover_curve"] = model.results_.carryover_curve
             out["naive_vs_causal"] = self.naive_vs_causal
+            if self.iv_model is not None:
+                out["visit_iv_effects"] = self.iv_model.results_.effects
         out["roi_accounts"] = self.roi_accounts
         fitted = [c for c in self.campaigns if c.estimated]
         if fitted:
@@ -310,7 +326,8 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> AttributionR
         notes.append("No doctor-level prescriptions: visit and event lift are estimated on account x month "
                      "sell-out (units), with visits to the account's doctors; effects are per visit / per attendee "
                      "on account sales, less precise than doctor-level estimates.")
-    visits = _visit_lift(setting)
+    visits, visit_notes = _visit_lift(setting)
+    notes += visit_notes
     if visits["visits_not_estimated"]:
         notes.append(f"Visit lift cannot be estimated: {visits['visits_not_estimated']}.")
     event_studies, event_effects = _event_lift(setting)
@@ -359,11 +376,12 @@ def _setting(tables: dict, params: AttributionParams) -> _Setting:
                     months=months, prices=unit_prices(tables["products"]), size_bin=size_bin, size=size)
 
 
-def _visit_lift(setting: _Setting) -> dict:
-    """The visit designs, benchmarks, effects by segment and account ROI (fields of the result).
+def _visit_lift(setting: _Setting) -> tuple[dict, list[str]]:
+    """The visit designs, the chosen one, benchmarks, effects by segment and account ROI.
 
-    A second design (e.g. instrumental variables, issue 17) is fitted here on the same
-    panel and counts and added to ``visit_designs`` under its own name.
+    Returns the fields of the result and notes. The IV design is fitted on the same
+    panel and counts as the fixed-effects one; which one is the main design is decided
+    by :attr:`VisitLiftIVResults.design <crmlab.models.attribution.iv_results.VisitLiftIVResults.design>`.
     """
     params, tables, product_id = setting.params, setting.tables, setting.product_id
     visits, doctors = tables["visits"], tables["doctors"]
@@ -376,18 +394,63 @@ def _visit_lift(setting: _Setting) -> dict:
         if counts.filter(like="detailing_").to_numpy().sum() == 0:
             reason = f"no completed visits detail product {product_id}"
     if reason:
-        return {"visit_designs": {}, "visit_benchmarks": {}, "visit_effects_by_segment": None,
-                "visits_not_estimated": reason, "roi_accounts": pd.DataFrame(columns=ACCOUNT_ROI_COLUMNS)}
+        return {"visit_designs": {}, "visit_design": None, "visit_design_reason": None, "visit_benchmarks": {},
+                "visit_effects_by_segment": None, "visits_not_estimated": reason,
+                "roi_accounts": pd.DataFrame(columns=ACCOUNT_ROI_COLUMNS)}, []
     model = VisitLift(max_units=params.max_units, random_state=params.seed, alpha=params.alpha).fit(
         panel, counts, unit=unit, y=y)
+    designs, notes = {"fixed_effects": model}, []
+    iv, skipped = _iv_design(setting, panel, counts, model, notes)
+    fe_long_run = model.results_.effect("per_visit_long_run")["estimate"]
+    if iv is None:
+        design = "fixed_effects"
+        why = (f"The within-doctor (fixed-effects) estimate is used: the design from territory capacity shocks could "
+               f"not be fitted ({skipped}); it overstates if reps visit more after prescribing rises.")
+        notes.append(f"Visit effect from capacity shocks (IV) not estimated: {skipped}.")
+    else:
+        designs["iv"] = iv
+        design, why = iv.results_.design, iv.results_.finding()
+    scale = 1.0
+    if design == "iv" and fe_long_run:
+        scale = iv.results_.effect("per_visit_long_run")["estimate"] / fe_long_run
     detailing = detailing_per_unit(counts, panel, unit)
     benchmarks = {"naive": naive_pooled_slope(panel, detailing, y=y, alpha=params.alpha),
                   "linear_lags": linear_lags_fe(panel, detailing, len(setting.months), y=y, unit=unit,
                                                 alpha=params.alpha)}
-    return {"visit_designs": {"fixed_effects": model}, "visit_benchmarks": benchmarks,
-            "visit_effects_by_segment": model.effects_by_segment(), "visits_not_estimated": None,
+    return {"visit_designs": designs, "visit_design": design, "visit_design_reason": why,
+            "visit_benchmarks": benchmarks, "visit_effects_by_segment": model.effects_by_segment(),
+            "visits_not_estimated": None,
             "roi_accounts": account_roi(model, panel, counts, unit, setting.price(product_id),
-                                        params.cost_per_visit)}
+                                        params.cost_per_visit, scale=scale)}, notes
+
+
+def _iv_design(setting: _Setting, panel: pd.DataFrame, counts: pd.DataFrame, fe_model: VisitLift,
+               notes: list[str]) -> tuple[VisitLiftIV | None, str | None]:
+    """The visit effect from territory capacity shocks, or None and why it was not fitted.
+
+    Needs doctor-level prescriptions (capacity shocks are per doctor's territory), the
+    ``reps`` table (vacancies) and capacity that varies. Warnings of the fit (weak
+    instruments, a carry-over on its bound) go to ``notes``: the design reason says
+    what follows from them.
+    """
+    params, tables = setting.params, setting.tables
+    if not setting.doctor_level:
+        return None, "it needs doctor-level prescriptions, and these data have account-level sales only"
+    if not len(tables["reps"]):
+        return None, "no reps table, so territory capacity (vacancies, absences) cannot be measured"
+    absences = tables["rep_absences"]
+    capacity = capacity_instruments(tables["doctors"], tables["accounts"], tables["reps"], tables["visits"],
+                                    setting.months, absences if len(absences) else None)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            iv = VisitLiftIV(alpha=params.alpha, max_units=params.max_units, random_state=params.seed).fit(
+                panel, counts, capacity, fe_model=fe_model, y=setting.y)
+    except (ValueError, np.linalg.LinAlgError) as error:
+        return None, str(error).removeprefix("VisitLiftIV: ")
+    notes += list(dict.fromkeys(f"Visit effect from capacity shocks: {w.message}" for w in caught
+                                if issubclass(w.category, UserWarning)))
+    return iv, None
 
 
 def _event_lift(setting: _Setting) -> tuple[dict[str, EventStudy], list[EventTypeEffect]]:

@@ -22,6 +22,10 @@ from crmlab.config import SAMPLE_DIR, resolve_path
 #: ``se`` = within the figure's own standard error, else an absolute tolerance.
 RECORDED_ON_SAMPLE = {
     "visit long-run effect per visit": (0.863, "se"),
+    "IV long-run effect per visit": (0.964, "se"),
+    "lead placebo, fixed effects": (0.010, "se"),
+    "lead placebo, IV": (0.247, "se"),
+    "IV first-stage F": (49.2, 1.0),
     "visit carry-over": (0.453, "se"),
     "naive pooled slope per visit": (2.968, "se"),
     "seminar total effect per attendee": (11.43, "se"),
@@ -74,8 +78,9 @@ def key_findings(result) -> list[str]:
     if model is None:
         out.append(f"Visit lift was not estimated: {result.visits_not_estimated}.")
     else:
-        long_run = model.results_.effect("per_visit_long_run")
-        carry = model.results_.effect("carryover")
+        out.append(result.visit_design_reason)
+        long_run = result.visit_effect("per_visit_long_run")
+        carry = result.visit_effect("carryover")
         naive = result.visit_benchmarks["naive"]
         out.append(f"Each completed visit adds {format_estimate(long_run, alpha)} {result.outcome} over all months; "
                    f"{carry['estimate']:.0%} of a month's effect carries over to the next month.")
@@ -114,6 +119,34 @@ def effects_table(effects: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     if "meaning" in table:
         out["meaning"] = table["meaning"]
     return out
+
+
+def design_table(result) -> pd.DataFrame | None:
+    """Long-run effect per visit by design (naive, fixed effects, IV), with the checks on each.
+
+    Columns: the effect with its interval, the lead placebo (next month's visits on this
+    month's outcome: zero under a valid design), the first-stage F (IV) and the
+    Hausman-type p-value of FE against IV. The main design is marked.
+    """
+    if result.visit_model is None:
+        return None
+    alpha = result.params.alpha
+    level = f"{100 * (1 - alpha):g}% CI"
+    effect, lead = f"long-run effect per visit ({level})", f"lead placebo ({level})"
+    block = result.design_summary()
+    rows = [{"design": "naive pooled (no fixed effects)", effect: format_estimate(result.visit_benchmarks["naive"],
+                                                                                  alpha)}]
+    for name, label in (("fixed_effects", "fixed effects (within doctor)"), ("iv", "IV (territory capacity shocks)")):
+        if block[name] is None:
+            continue
+        main = " (main)" if name == result.visit_design else ""
+        placebo = block["lead_fe" if name == "fixed_effects" else "lead_iv"]
+        rows.append({"design": label + main, effect: format_estimate(block[name], alpha),
+                     lead: format_estimate(placebo, alpha) if placebo else "",
+                     "first-stage F": f"{block['first_stage_f']:.0f}" if name == "iv" else "",
+                     "Hausman p (FE vs IV)": f"{block['hausman_p_value']:.2f}" if name == "iv" else ""})
+    columns = ["design", effect, lead, "first-stage F", "Hausman p (FE vs IV)"]
+    return pd.DataFrame(rows, columns=columns).fillna("").set_index("design")
 
 
 def event_effects_table(result) -> pd.DataFrame:
@@ -186,6 +219,13 @@ def _key_figures(result) -> dict:
     found = {}
     if result.visit_model is not None:
         found["visit long-run effect per visit"] = result.visit_model.results_.effect("per_visit_long_run")
+    if result.iv_model is not None:
+        iv = result.iv_model.results_
+        found["IV long-run effect per visit"] = iv.effect("per_visit_long_run")
+        found["lead placebo, fixed effects"] = iv.effect("lead_fe")
+        found["lead placebo, IV"] = iv.effect("lead_iv")
+        found["IV first-stage F"] = {"estimate": iv.diagnostics["first_stage_f"], "std_error": np.nan}
+    if result.visit_model is not None:
         found["visit carry-over"] = result.visit_model.results_.effect("carryover")
         found["naive pooled slope per visit"] = result.visit_benchmarks["naive"]
     for effect in result.event_effects:

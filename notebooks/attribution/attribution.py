@@ -67,6 +67,23 @@ assert checks["within"].all(), checks
 print(report.checks_note(checks))
 
 # %% [markdown]
+# ## Which design estimates the visit effect
+# Reps may visit more after a doctor's prescribing rises (they chase demand); the
+# within-doctor (fixed-effects) estimate then overstates. Months when a territory lost
+# capacity (rep absences, vacancies, fewer visits to its other doctors) move visits for
+# reasons reps do not choose: the IV design uses only them. It is the main design when its
+# instruments are strong (first-stage F at least 10) and the data show demand-chasing (FE
+# and IV differ, Hausman-type test, or next month's visits "predict" this month's
+# prescriptions under FE only); otherwise fixed effects, consistent and more precise
+# when visits are not chasing demand, stay the main estimate. Both are shown.
+
+# %%
+print(f"Main design: {result.visit_design}")
+
+# %% tags=["nbval-ignore-output"]
+report.design_table(result)
+
+# %% [markdown]
 # ## Visit lift
 # Effects per completed visit. `per_visit_long_run` sums all months; the naive pooled
 # slope (no fixed effects) mixes the visit effect with doctor size.

@@ -149,8 +149,8 @@ def test_result_fields_match_summary_and_tables(sample_result):
     assert [c["event_id"] for c in summary["campaigns"]] == [c.event_id for c in result.campaigns]
     assert result.campaign_model is result.campaigns[0].model
     assert set(result.tables) == {"visit_effects", "visit_effects_by_segment", "response_curve", "carryover_curve",
-                                  "naive_vs_causal", "roi_accounts", "campaign_path", "campaign_placebo",
-                                  "event_study", "roi_events"}
+                                  "naive_vs_causal", "visit_iv_effects", "roi_accounts", "campaign_path",
+                                  "campaign_placebo", "event_study", "roi_events"}
     pd.testing.assert_frame_equal(result.tables["roi_accounts"], result.roi_accounts)
     assert summary["rejects"] == {"rows": 0, "by_table": {}, "by_check": {}}
 

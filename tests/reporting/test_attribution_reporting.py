@@ -32,8 +32,10 @@ def test_no_recorded_values_for_other_parameters_or_data(sample_result, tmp_path
 
 def test_key_findings_state_the_numbers_of_the_result(sample_result):
     findings = report.key_findings(sample_result)
-    long_run = sample_result.visit_model.results_.effect("per_visit_long_run")
-    assert report.format_estimate(long_run) in findings[0]
+    long_run = sample_result.visit_effect("per_visit_long_run")
+    # the design used, and why, opens the findings; the main design's effect follows
+    assert findings[0] == sample_result.visit_design_reason
+    assert report.format_estimate(long_run) in findings[1]
     assert any(f.startswith("A seminar adds") for f in findings)
     assert any("campaign lifted" in f for f in findings)
 

@@ -47,6 +47,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from crmlab.features import visit_adstock
+from crmlab.models.attribution.inference import FIXEF_TOL
 from crmlab.models.attribution.visits import CHANNEL_GROUPS, VisitLift, saturation_curve
 from crmlab.models.attribution.iv_results import VisitLiftIVResults
 from crmlab.models.instrumental import first_stage_f, two_stage_least_squares
@@ -204,7 +205,7 @@ class VisitLiftIV:
         from pyfixest.estimation import demean
         x = np.column_stack([c.ravel()[keep] for c in columns]).astype(np.float64)
         w = self._cell_weight[keep]
-        out, _ = demean(np.ascontiguousarray(x), self._fe[keep].astype(np.uint64), w, tol=1e-10)
+        out, _ = demean(np.ascontiguousarray(x), self._fe[keep].astype(np.uint64), w, tol=FIXEF_TOL)
         return out * np.sqrt(w)[:, None]
 
     def _variance_weights(self) -> np.ndarray:
@@ -358,7 +359,7 @@ class VisitLiftIV:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return pf.feols(f"y ~ 1 | unit + month_bin | x ~ {' + '.join(names)}", data=data,
-                            vcov={"CRV1": "cluster"}, weights="weight")
+                            vcov={"CRV1": "cluster"}, weights="weight", fixef_tol=FIXEF_TOL)
 
     # ---------------------------------------------------------------- checks
     def _average_saturated(self) -> float:
@@ -487,6 +488,6 @@ class VisitLiftIV:
             "nonlinear 2SLS; saturation and channel weights from the fixed-effects fit. Cluster-robust "
             f"({self.cluster}) GMM sandwich, delta method for derived effects; the last {self.stop_months} active "
             "months of doctors who stop prescribing are left out (months without visits can make a doctor lapse, a "
-            "retention effect that is not visit lift). First-stage F "
-            f"{self.first_stage_f_:.1f}; a lead placebo and lagged-outcome controls as checks.")
+            "retention effect that is not visit lift). The first-stage F (instrument strength), a lead placebo and "
+            "lagged-outcome controls as checks.")
         return VisitLiftIVResults(effects=effects, diagnostics=diagnostics, method=method)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -31,19 +33,22 @@ def roi(revenue: float, cost: float) -> float:
 
 
 def account_roi(model: VisitLift, panel: pd.DataFrame, counts: pd.DataFrame, unit: str, price: float,
-                cost_per_visit: float) -> pd.DataFrame:
+                cost_per_visit: float, scale: float = 1.0) -> pd.DataFrame:
     """Incremental units and revenue from visits per account against their cost, ranked.
 
     ``marginal_value_per_extra_visit`` is the long-run revenue of one more face-to-face
     visit per month at the account's current visit rate, minus its cost; accounts are
-    ranked by it (where extra visits would pay most).
+    ranked by it (where extra visits would pay most). ``scale`` multiplies the model's
+    lift: the ratio of the chosen design's long-run effect per visit to the model's
+    (1 keeps the model's; the IV design keeps its shape, saturation and carry-over
+    timing, at the identified level).
 
     Examples
     --------
     >>> account_roi(model, panel, counts, "doctor_id", price=50.0, cost_per_visit=30.0)  # doctest: +SKIP
     """
-    lift = model.unit_month_lift().sum(axis=1)
-    marginal = model.unit_marginal_long_run()
+    lift = scale * model.unit_month_lift().sum(axis=1)
+    marginal = scale * model.unit_marginal_long_run()
     units = pd.DataFrame({unit: model.units_, "incremental_units": lift, "marginal_units": marginal})
     if unit == "doctor_id":
         first_rows = panel.drop_duplicates("doctor_id")
@@ -90,3 +95,51 @@ def event_roi_table(effects: list[dict]) -> pd.DataFrame:
                      "incremental_revenue": effect.get("incremental_revenue"),
                      "cost": effect.get("cost"), "roi": effect.get("roi")})
     return pd.DataFrame(rows, columns=EVENT_ROI_COLUMNS)
+
+
+@dataclasses.dataclass
+class EventTypeEffect:
+    """What one attended event type added: effects per attendee, incremental revenue, ROI.
+
+    Attributes
+    ----------
+    event_type, product_id : str
+    events, attendees : int
+    cost : float
+        Total cost of the type's events.
+    per_attendee_month, per_attendee_total : dict, optional
+        ``estimate, std_error, ci_low, ci_high`` (None when not estimated).
+    effect_months : int, optional
+        Months after the event with a lift.
+    pretrend_p_value : float, optional
+    incremental_units, incremental_revenue, roi : float, optional
+    method : str, optional
+    note : str, optional
+        Why the type was not estimated.
+    """
+
+    event_type: str
+    product_id: str
+    events: int
+    attendees: int
+    cost: float
+    per_attendee_month: dict | None = None
+    per_attendee_total: dict | None = None
+    effect_months: int | None = None
+    pretrend_p_value: float | None = None
+    incremental_units: float | None = None
+    incremental_revenue: float | None = None
+    roi: float | None = None
+    method: str | None = None
+    note: str | None = None
+
+    @property
+    def estimated(self) -> bool:
+        return self.per_attendee_total is not None
+
+    def summary(self) -> dict:
+        """The event type as written in ``summary.json``."""
+        keys = ["event_type", "product_id", "events", "attendees", "cost"]
+        keys += (["per_attendee_month", "per_attendee_total", "effect_months", "pretrend_p_value",
+                  "incremental_units", "incremental_revenue", "roi", "method"] if self.estimated else ["note"])
+        return {key: getattr(self, key) for key in keys}
