@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crmlab.app.segments import ALL, territory_options
+from crmlab.app.segments import ALL, reset_territories, territory_options
 
 LISTS = {"early_warning": "Early warning: still prescribing or buying, at risk",
          "win_back": "Win-back: no volume for the last months"}
@@ -92,9 +92,7 @@ class EarlyWarningView:
         self.update()
 
     def _region_changed(self, change=None) -> None:
-        with self.territory.hold_trait_notifications():
-            self.territory.options = territory_options(self._places, self.region.value)
-            self.territory.value = ALL
+        reset_territories(self.territory, self._places, self.region.value)
         self.update()
 
     def update(self, change=None) -> None:

@@ -35,6 +35,13 @@ def territory_options(places: pd.DataFrame, region: str = ALL) -> list[str]:
     return [ALL, *sorted(rows["territory_id"].dropna().astype(str).unique())]
 
 
+def reset_territories(territory, places: pd.DataFrame, region: str = ALL) -> None:
+    """Narrow a territory dropdown to ``region``'s territories and set it to All."""
+    with territory.hold_trait_notifications():
+        territory.options = territory_options(places, region)
+        territory.value = ALL
+
+
 def specialty_options(places: pd.DataFrame, region: str = ALL, territory: str = ALL) -> list[str]:
     """The specialties present in the chosen region and territory."""
     return [ALL, *sorted(_filter(places, region, territory)["specialty"].dropna().astype(str).unique())]
@@ -237,16 +244,13 @@ class SegmentsView:
 
     def current_params(self) -> dict:
         """The flat grading parameters the sliders say now."""
-        params = dict(self._params)
-        params.update({f"weight_{k}": s.value for k, s in self.weights.items()})
-        params.update({f"grade_{g.lower()}_min": s.value for g, s in self.thresholds.items()})
-        return params
+        from crmlab.models.segmentation import control_params
+
+        return control_params(self._params, self.weights, self.thresholds)
 
     def _region_changed(self, change=None) -> None:
         # picking a region narrows the territories (and specialties) to those in it
-        with self.territory.hold_trait_notifications():
-            self.territory.options = territory_options(self._places, self.region.value)
-            self.territory.value = ALL
+        reset_territories(self.territory, self._places, self.region.value)
         self.update()
 
     def update(self, change=None) -> None:

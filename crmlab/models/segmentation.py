@@ -114,6 +114,21 @@ def assign_grades(score: np.ndarray | pd.Series, thresholds: Mapping[str, float]
     return np.select([score >= a, score >= b, score >= c], ["A", "B", "C"], "D").astype(object)
 
 
+def control_params(params: Mapping, weights: Mapping, thresholds: Mapping) -> dict:
+    """``params`` with the weights and grade thresholds that controls (anything with ``.value``) say.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as C
+    >>> control_params({"x": 1}, {"tier": C(value=0.4)}, {"A": C(value=80)})
+    {'x': 1, 'weight_tier': 0.4, 'grade_a_min': 80}
+    """
+    params = dict(params)
+    params.update({f"weight_{k}": s.value for k, s in weights.items()})
+    params.update({f"grade_{g.lower()}_min": s.value for g, s in thresholds.items()})
+    return params
+
+
 def grading_params(params: Mapping) -> dict:
     """Grader arguments from the flat parameters of ``params/segmentation.yaml``.
 

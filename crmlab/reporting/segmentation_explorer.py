@@ -16,7 +16,7 @@ import pandas as pd
 from crmlab.features.callplan import call_plan_compliance, sfe_kpis
 from crmlab.features.common import completed_visits
 from crmlab.features.segmentation import present, run_part, skippable
-from crmlab.models.segmentation import DoctorGrader, grade_table, grading_params
+from crmlab.models.segmentation import DoctorGrader, control_params, grade_table, grading_params
 
 if TYPE_CHECKING:
     from crmlab.analyses.segmentation import SegmentationResult
@@ -139,10 +139,7 @@ class SegmentationExplorer:
 
     def current_params(self) -> dict:
         """The flat grading parameters the controls currently say."""
-        params = dict(self._params)
-        params.update({f"weight_{k}": s.value for k, s in self.weights.items()})
-        params.update({f"grade_{g.lower()}_min": s.value for g, s in self.thresholds.items()})
-        return params
+        return control_params(self._params, self.weights, self.thresholds)
 
     def update(self, change=None) -> None:
         """Recompute and redraw the tables (the callback of every control)."""
