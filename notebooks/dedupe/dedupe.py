@@ -88,7 +88,7 @@ largest_cases(result, "accounts")
 # field vetoes a match; an exact name counts less the more common it is. The prior
 # probability of a match is the fixed point of its EM update over all candidate pairs.
 # The surviving ID of a cluster is the one with the most visits. Review `clusters.csv`,
-# then run any analysis on the merged base with `crmlab.io.load(DIR, duplicates=FILE)`.
+# then run any analysis on the merged base: `crmlab run ANALYSIS -p merge_duplicates=clusters.csv`.
 
 # %% tags=["nbval-ignore-output"]
 # m and u are sums over many pairs: their last digits may vary with the thread count
