@@ -49,7 +49,7 @@ test: $(STAMP)
 
 # The quick loop while editing: no papermill runs, no demo-scale worlds (under 2 minutes).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not slow" -p no:cacheprovider
+	$(BIN)/python -m pytest tests -m "not slow" -n 2 -p no:cacheprovider
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/features.py
