@@ -16,7 +16,6 @@ and per event type. Doctor-level prescriptions when present, else account-level 
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -27,11 +26,11 @@ from crmlab.analyses.base import (AnalysisResult, ParameterError, Params, check_
 from crmlab.features.attribution import (ATTENDED_EVENT_TYPES, analysed_product, attendance_by_account,
                                          detailing_by_channel, detailing_per_unit, first_attendance, outcome_panel,
                                          unit_prices, unit_size)
-from crmlab.features.capacity import capacity_instruments
 from crmlab.features.panels import month_range, month_start
 from crmlab.io import Dataset
 from crmlab.models.attribution import (ACCOUNT_ROI_COLUMNS, CampaignEffect, EventStudy, VisitLift, account_roi,
                                        campaign_effect, event_roi_table, linear_lags_fe, naive_pooled_slope, roi)
+from crmlab.models.attribution.capacity_design import fit_capacity_design
 from crmlab.models.attribution.iv import VisitLiftIV
 from crmlab.models.attribution.roi import EventTypeEffect
 from crmlab.models.uncertainty import ESTIMATE_COLUMNS
@@ -400,7 +399,9 @@ def _visit_lift(setting: _Setting) -> tuple[dict, list[str]]:
     model = VisitLift(max_units=params.max_units, random_state=params.seed, alpha=params.alpha).fit(
         panel, counts, unit=unit, y=y)
     designs, notes = {"fixed_effects": model}, []
-    iv, skipped = _iv_design(setting, panel, counts, model, notes)
+    iv, skipped = fit_capacity_design(setting.tables, setting.months, panel, counts, model, notes,
+                                      doctor_level=setting.doctor_level, y=setting.y, alpha=params.alpha,
+                                      max_units=params.max_units, seed=params.seed)
     fe_long_run = model.results_.effect("per_visit_long_run")["estimate"]
     if iv is None:
         design = "fixed_effects"
@@ -422,35 +423,6 @@ def _visit_lift(setting: _Setting) -> tuple[dict, list[str]]:
             "visits_not_estimated": None,
             "roi_accounts": account_roi(model, panel, counts, unit, setting.price(product_id),
                                         params.cost_per_visit, scale=scale)}, notes
-
-
-def _iv_design(setting: _Setting, panel: pd.DataFrame, counts: pd.DataFrame, fe_model: VisitLift,
-               notes: list[str]) -> tuple[VisitLiftIV | None, str | None]:
-    """The visit effect from territory capacity shocks, or None and why it was not fitted.
-
-    Needs doctor-level prescriptions (capacity shocks are per doctor's territory), the
-    ``reps`` table (vacancies) and capacity that varies. Warnings of the fit (weak
-    instruments, a carry-over on its bound) go to ``notes``: the design reason says
-    what follows from them.
-    """
-    params, tables = setting.params, setting.tables
-    if not setting.doctor_level:
-        return None, "it needs doctor-level prescriptions, and these data have account-level sales only"
-    if not len(tables["reps"]):
-        return None, "no reps table, so territory capacity (vacancies, absences) cannot be measured"
-    absences = tables["rep_absences"]
-    capacity = capacity_instruments(tables["doctors"], tables["accounts"], tables["reps"], tables["visits"],
-                                    setting.months, absences if len(absences) else None)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            iv = VisitLiftIV(alpha=params.alpha, max_units=params.max_units, random_state=params.seed).fit(
-                panel, counts, capacity, fe_model=fe_model, y=setting.y)
-    except (ValueError, np.linalg.LinAlgError) as error:
-        return None, str(error).removeprefix("VisitLiftIV: ")
-    notes += list(dict.fromkeys(f"Visit effect from capacity shocks: {w.message}" for w in caught
-                                if issubclass(w.category, UserWarning)))
-    return iv, None
 
 
 def _event_lift(setting: _Setting) -> tuple[dict[str, EventStudy], list[EventTypeEffect]]:
