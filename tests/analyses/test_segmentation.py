@@ -18,23 +18,10 @@ from crmlab.models.segmentation import DoctorGrader, doctor_value_estimate, grad
 from crmlab.reporting import segmentation as report
 from crmlab.reporting.segmentation_explorer import SegmentationExplorer
 from crmlab.simulate import simulate
+from worlds import world_indicators, planted_potential
 
 
 QUOTA = {"A": 4, "B": 2, "C": 1, "D": 0}
-
-
-@pytest.fixture(scope="module", params=[1, 2])
-def demo_world(request):
-    return simulate("demo", seed=request.param)
-
-
-@pytest.fixture(scope="module")
-def sample_world():
-    return simulate("sample", seed=7)
-
-
-def _potential(world, doctor_ids):
-    return world.truth_doctors.set_index("doctor_id")["potential"].reindex(doctor_ids).to_numpy()
 
 
 def test_yaml_parameters_match_notebook_and_drive_grades(tmp_path, sample_world):
@@ -49,16 +36,10 @@ def test_yaml_parameters_match_notebook_and_drive_grades(tmp_path, sample_world)
     override = tmp_path / "p.yaml"
     override.write_text(yaml.safe_dump({"grade_a_min": 101}), encoding="utf-8")
     params = config.load_params("segmentation", override)
-    indicators = _indicators(sample_world)
+    indicators = world_indicators(sample_world)
     grades = DoctorGrader(**grading_params(params)).fit(indicators).predict(indicators)
     assert "A" not in set(grades) and "A" in set(DoctorGrader(**grading_params(defaults)).fit(indicators)
         .predict(indicators))
-
-
-def _indicators(world, prescriptions=True):
-    t = world.tables
-    return doctor_indicators(t["doctors"], t["accounts"], t["prescriptions"] if prescriptions else None,
-        products=t["products"])
 
 
 @pytest.mark.slow
@@ -176,7 +157,7 @@ def test_grading_and_value_estimate_without_visits_or_prescriptions(demo_world):
     assert not grader.volume_used_
     sell_out = run_part(parts, "value_estimate", recent_sell_out, t["sales"], products=t["products"])
     value = run_part(parts, "value_estimate", doctor_value_estimate, indicators, grader, sell_out)
-    potential = _potential(demo_world, indicators["doctor_id"])
+    potential = planted_potential(demo_world, indicators["doctor_id"])
     assert spearmanr(graded["score"], potential)[0] > 0.57
     assert spearmanr(value.to_numpy(), potential)[0] > 0.6
     deciles = run_part(parts, "doctor_deciles", doctor_deciles, t.get("prescriptions"),
@@ -240,7 +221,7 @@ def test_run_doctor_profiles_without_visits(tmp_path):
     assert doctors["value_estimate"].notna().all() and doctors["segment"].isna().all()
     # Spearman vs planted potential, no visits and no prescriptions, sample worlds (300 doctors)
     # seeds 1, 2, 3, 7: score 0.595, 0.721, 0.542, 0.638; value estimate 0.627, 0.726, 0.569, 0.676
-    potential = _potential(world, doctors["doctor_id"])
+    potential = planted_potential(world, doctors["doctor_id"])
     assert spearmanr(doctors["score"], potential)[0] > 0.45
     assert spearmanr(doctors["value_estimate"], potential)[0] > 0.5
     assert pd.read_csv(folder / "compliance.csv").empty

@@ -27,11 +27,6 @@ REFERENCE = Path(__file__).parents[1] / "reference"
 
 
 @pytest.fixture(scope="module")
-def sample_world():
-    return simulate("sample", seed=7)
-
-
-@pytest.fixture(scope="module")
 def demo_world():
     return simulate("demo", seed=11)
 

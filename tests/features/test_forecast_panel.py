@@ -7,12 +7,7 @@ import pytest
 from crmlab.features.forecast import (channel_hierarchy_panel, forecast_panel, hierarchy_series, missing_flows,
                                       summing_matrix)
 from crmlab.simulate import simulate
-
-
-def _panel(world):
-    t = world.tables
-    return forecast_panel(t["shipments"], t["sales"], t["inventory"], distributors=t["distributors"],
-                          products=t["products"])
+from worlds import channel_panel
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +17,7 @@ def sample():
 
 # ------------------------------------------------------------------ features
 def test_hierarchy_adds_up_and_keeps_returns(sample):
-    panel = _panel(sample)
+    panel = channel_panel(sample)
     keys, months, values = hierarchy_series(panel)
     assert len(months) == 36
     assert set(panel["product_id"]) == {"P01", "P02"}  # the competitor C01 is dropped
@@ -57,7 +52,7 @@ def test_missing_table_says_which(sample):
 
 def test_sell_out_only_panel_has_the_same_sell_out(sample):
     t = sample.tables
-    full = _panel(sample)
+    full = channel_panel(sample)
     only = forecast_panel(None, t["sales"], None, distributors=t["distributors"], products=t["products"])
     assert list(only.columns) == ["distributor_id", "region", "product_id", "month", "sell_out", "account_returns"]
     pd.testing.assert_frame_equal(only, full[only.columns])
@@ -67,7 +62,7 @@ def test_string_dtype_ids_give_the_same_panel(sample):
     t = sample.tables
     as_string = {k: t[k].astype({c: "string" for c in t[k] if c.endswith("_id")})
                  for k in ("shipments", "sales", "inventory", "distributors")}
-    a = _panel(sample)
+    a = channel_panel(sample)
     b = forecast_panel(as_string["shipments"], as_string["sales"], as_string["inventory"],
                        distributors=as_string["distributors"], products=t["products"])
     pd.testing.assert_frame_equal(a, b, check_dtype=False)

@@ -16,30 +16,13 @@ from crmlab.features.callplan import (
     weekly_plan_vs_actual,
 )
 from crmlab.features.deciles import decile_migration, volume_deciles
-from crmlab.features.indicators import doctor_indicators
 from crmlab.features.potential import account_potential_adoption, potential_adoption_quadrants
 from crmlab.models.segmentation import DoctorGrader
 from crmlab.models.visit_quality import visit_quality
-from crmlab.simulate import simulate
+from worlds import world_indicators
 
 
 QUOTA = {"A": 4, "B": 2, "C": 1, "D": 0}
-
-
-@pytest.fixture(scope="module", params=[1, 2])
-def demo_world(request):
-    return simulate("demo", seed=request.param)
-
-
-@pytest.fixture(scope="module")
-def sample_world():
-    return simulate("sample", seed=7)
-
-
-def _indicators(world, prescriptions=True):
-    t = world.tables
-    return doctor_indicators(t["doctors"], t["accounts"], t["prescriptions"] if prescriptions else None,
-        products=t["products"])
 
 
 def test_account_potential_recovers_planted_potential(demo_world):
@@ -103,7 +86,7 @@ def test_compliance_equals_hand_count(handmade):
 
 def test_compliance_equals_direct_recount_on_simulated_visits(sample_world):
     t = sample_world.tables
-    indicators = _indicators(sample_world)
+    indicators = world_indicators(sample_world)
     grades = indicators[["doctor_id", "territory_id"]].assign(
         grade=DoctorGrader().fit(indicators).predict(indicators))
     table = call_plan_compliance(t["visits"], t["reps"], grades, QUOTA)

@@ -6,12 +6,7 @@ import pytest
 from crmlab.features.forecast import forecast_panel
 from crmlab.models.channel_health import channel_health, estimate_channel_policy
 from crmlab.simulate import simulate
-
-
-def _panel(world):
-    t = world.tables
-    return forecast_panel(t["shipments"], t["sales"], t["inventory"], distributors=t["distributors"],
-                          products=t["products"])
+from worlds import channel_panel
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +21,7 @@ def demo():
 
 @pytest.fixture(scope="module")
 def demo_panel(demo):
-    return _panel(demo)
+    return channel_panel(demo)
 
 
 # ------------------------------------------------------------------ planted channel policy
@@ -75,7 +70,7 @@ def test_health_flags_planted_stocking_up_and_returns(sample):
     assert health.loc[("DS0003", "P01"), "overstocked"]
     assert health.loc[("DS0005", "P02"), "unusual_returns"]
     # without the planted loading the same distributor is healthy on both counts
-    plain = channel_health(_panel(sample)).set_index(["distributor_id", "product_id"])
+    plain = channel_health(channel_panel(sample)).set_index(["distributor_id", "product_id"])
     assert not plain.loc[("DS0003", "P01"), "stocking_up"]
     assert plain["stocking_up"].mean() <= 0.25
 

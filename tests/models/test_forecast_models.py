@@ -7,21 +7,15 @@ import pandas as pd
 import pytest
 
 from crmlab.features.forecast import forecast_panel, hierarchy_series
-from crmlab.channel_worlds import channel_world
 from crmlab.models.forecast import (MODELS, BaseForecast, ChannelForecaster, base_forecast, baseline_forecast,
                                     choose_model, holdout_evaluation, identity_sell_in, reconcile,
                                     rolling_origins, shrunk_covariance)
 from crmlab.models.forecast.pooled import seasonal_factors
 from crmlab.simulate import simulate
+from worlds import channel_panel
 
 # candidate models without the slow AutoARIMA, for the tests that check structure only
 FAST_MODELS = ("seasonal_naive", "naive", "moving_average", "auto_ets")
-
-
-def _panel(world):
-    t = world.tables
-    return forecast_panel(t["shipments"], t["sales"], t["inventory"], distributors=t["distributors"],
-                          products=t["products"])
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +25,7 @@ def demo():
 
 @pytest.fixture(scope="module")
 def demo_panel(demo):
-    return _panel(demo)
+    return channel_panel(demo)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +35,7 @@ def sample():
 
 @pytest.fixture(scope="module")
 def sample_fit(sample):
-    return ChannelForecaster(models=FAST_MODELS).fit(_panel(sample))
+    return ChannelForecaster(models=FAST_MODELS).fit(channel_panel(sample))
 
 
 # ------------------------------------------------------------------ inventory identity
@@ -89,7 +83,7 @@ def test_intermittent_methods_recover_mean_demand(method):
 
 def test_unknown_model_is_a_clear_error(sample):
     with pytest.raises(ValueError, match="unknown model"):
-        ChannelForecaster(models=("prophet",)).fit(_panel(sample))
+        ChannelForecaster(models=("prophet",)).fit(channel_panel(sample))
 
 
 def test_pooled_seasonality_beats_each_series_own_on_short_noisy_series():
@@ -196,7 +190,7 @@ def test_backtest_compares_identity_with_direct_sell_in(sample_fit):
 
 
 def test_same_data_same_forecast(sample, sample_fit):
-    again = ChannelForecaster(models=FAST_MODELS).fit(_panel(sample))
+    again = ChannelForecaster(models=FAST_MODELS).fit(channel_panel(sample))
     pd.testing.assert_frame_equal(again.forecast_, sample_fit.forecast_)
 
 

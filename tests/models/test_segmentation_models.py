@@ -17,47 +17,27 @@ from crmlab.features.volumes import account_sell_out, last_month, period_months
 from crmlab.models.clusters import BehaviourClusters, cluster_profiles
 from crmlab.models.segmentation import DoctorGrader, doctor_value_estimate, grading_params
 from crmlab.reporting import segmentation as report
-from crmlab.simulate import simulate
-
-
-@pytest.fixture(scope="module", params=[1, 2])
-def demo_world(request):
-    return simulate("demo", seed=request.param)
-
-
-@pytest.fixture(scope="module")
-def sample_world():
-    return simulate("sample", seed=7)
-
-
-def _indicators(world, prescriptions=True):
-    t = world.tables
-    return doctor_indicators(t["doctors"], t["accounts"], t["prescriptions"] if prescriptions else None,
-        products=t["products"])
-
-
-def _potential(world, doctor_ids):
-    return world.truth_doctors.set_index("doctor_id")["potential"].reindex(doctor_ids).to_numpy()
+from worlds import world_indicators, planted_potential
 
 
 def test_score_ranks_doctors_like_planted_potential(demo_world):
     # measured on demo seeds 1, 2, 3, 7: Spearman 0.814, 0.821, 0.823, 0.813
-    indicators = _indicators(demo_world)
+    indicators = world_indicators(demo_world)
     graded = DoctorGrader(**grading_params({})).fit(indicators).transform(indicators)
-    rho = spearmanr(graded["score"], _potential(demo_world, indicators["doctor_id"]))[0]
+    rho = spearmanr(graded["score"], planted_potential(demo_world, indicators["doctor_id"]))[0]
     assert rho > 0.75
     # grades are ordered by potential: A doctors have the highest median potential
-    potential = pd.Series(_potential(demo_world, indicators["doctor_id"]))
+    potential = pd.Series(planted_potential(demo_world, indicators["doctor_id"]))
     medians = potential.groupby(graded["grade"].to_numpy()).median()
     assert medians["A"] > medians["B"] > medians["C"] > medians["D"]
 
 
 def test_score_without_prescriptions_still_ranks(demo_world):
     # measured on demo seeds 1, 2, 3, 7: 0.639, 0.640, 0.638, 0.641
-    indicators = _indicators(demo_world, prescriptions=False)
+    indicators = world_indicators(demo_world, prescriptions=False)
     grader = DoctorGrader().fit(indicators)
     assert not grader.volume_used_
-    rho = spearmanr(grader.transform(indicators)["score"], _potential(demo_world, indicators["doctor_id"]))[0]
+    rho = spearmanr(grader.transform(indicators)["score"], planted_potential(demo_world, indicators["doctor_id"]))[0]
     assert rho > 0.57
 
 
@@ -65,11 +45,11 @@ def test_value_estimate_from_account_sales_ranks_like_potential(demo_world):
     # measured on demo seeds 1, 2, 3, 7 (power 2): 0.658, 0.651, 0.658, 0.651;
     # the naive equal split of account sales (power 0): 0.483, 0.452, 0.441, 0.455
     t = demo_world.tables
-    indicators = _indicators(demo_world, prescriptions=False)
+    indicators = world_indicators(demo_world, prescriptions=False)
     months = period_months(last_month(t["sales"]["date"]), 12)
     sell_out = account_sell_out(t["sales"], months, own_product_ids(t["products"]))
     grader = DoctorGrader().fit(indicators)
-    potential = _potential(demo_world, indicators["doctor_id"])
+    potential = planted_potential(demo_world, indicators["doctor_id"])
     value = doctor_value_estimate(indicators, grader, sell_out, power=2.0)
     naive = doctor_value_estimate(indicators, grader, sell_out, power=0.0)
     rho, rho_naive = spearmanr(value.to_numpy(), potential)[0], spearmanr(naive.to_numpy(), potential)[0]
@@ -82,7 +62,7 @@ def test_value_estimate_from_account_sales_ranks_like_potential(demo_world):
 
 
 def test_weight_change_changes_grades_as_expected(sample_world):
-    indicators = _indicators(sample_world)
+    indicators = world_indicators(sample_world)
     only_tier = {"weight_tier": 1.0, "weight_title": 0, "weight_outpatients": 0, "weight_beds": 0,
                  "weight_volume": 0}
     grades = DoctorGrader(**grading_params(only_tier)).fit(indicators).predict(indicators)
@@ -99,7 +79,7 @@ def test_weight_change_changes_grades_as_expected(sample_world):
 
 
 def test_bad_grading_input_says_what_is_wrong(sample_world):
-    indicators = _indicators(sample_world)
+    indicators = world_indicators(sample_world)
     with pytest.raises(ValueError, match="A >= B >= C"):
         DoctorGrader(thresholds={"A": 10, "B": 50, "C": 30}).fit(indicators)
     with pytest.raises(ValueError, match="unknown grading indicator"):

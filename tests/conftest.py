@@ -1,0 +1,25 @@
+"""Simulated worlds shared by the test modules (built once per module that asks for them)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from crmlab.simulate import simulate
+
+# test helper modules (worlds.py, analyses/churn_worlds.py) import by name
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(scope="module")
+def sample_world():
+    """The committed sample's world (sample scale, seed 7)."""
+    return simulate("sample", seed=7)
+
+
+@pytest.fixture(scope="module", params=[1, 2])
+def demo_world(request):
+    """Demo-scale worlds of seeds 1 and 2 (modules needing one other seed override this)."""
+    return simulate("demo", seed=request.param)
