@@ -144,7 +144,7 @@ class Table:
         return len(self.data)
 
     def __repr__(self) -> str:
-        body = self.text.to_string(index=not _plain_index(self.text)) if len(self.text) else "(none)"
+        body = self.text.to_string(index=False) if len(self.text) else "None."
         return f"{self.caption}\n{body}"
 
     def _repr_html_(self) -> str:
@@ -157,12 +157,9 @@ class Table:
                    and not pd.api.types.is_bool_dtype(self.data[name])]
         if numeric:
             styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
-        if _plain_index(self.text):
-            styler = styler.hide(axis="index")
         if not len(self.text):
-            return (f'<table class="crm-table"><caption>{self.caption}</caption>'
-                    "<tbody><tr><td>(none)</td></tr></tbody></table>")
-        return styler.to_html()
+            return f'<p class="crm-empty"><strong>{self.caption}</strong> None.</p>'
+        return styler.hide(axis="index").to_html()
 
 
 def table(frame: pd.DataFrame | pd.Series, caption: str, *, rename: Mapping | None = None,
@@ -180,8 +177,8 @@ def table(frame: pd.DataFrame | pd.Series, caption: str, *, rename: Mapping | No
         Column (and index) names to replace, e.g. ``{"decile_P01": "Cardiva"}``; the
         others get underscores replaced by spaces.
     index : str, list or bool, optional
-        Columns to show as the row labels; ``False`` drops the index. An unnamed 0..n
-        index is never shown.
+        Columns to show first, as the row labels; ``False`` drops the index. A named
+        index becomes the first columns; an unnamed 0..n index is never shown.
     percent : iterable
         Columns of shares, shown as percentages (names before renaming).
     decimals : mapping, optional
@@ -199,15 +196,22 @@ def table(frame: pd.DataFrame | pd.Series, caption: str, *, rename: Mapping | No
         A   1,200   26%
         B   3,400   74%
     """
+    if not isinstance(frame, (pd.DataFrame, pd.Series)):
+        return frame  # a note in place of a table (e.g. a part the data cannot support): shown as is
     if isinstance(frame, pd.Series):
         frame = frame.rename(frame.name if frame.name is not None else "value").reset_index()
     frame = frame.copy()
     if isinstance(frame.columns, pd.MultiIndex):
         frame.columns = [" ".join(str(level) for level in column if str(level)) for column in frame.columns]
-    if index is False:
-        frame = frame.reset_index(drop=True)
-    elif index is not None:
+    if index is not None and index is not False:
         frame = frame.set_index(index)
+    # row labels become the first columns: one header row, and no 0..n index ever shows
+    if index is False or _plain_index(frame):
+        frame = frame.reset_index(drop=True)
+    else:
+        unnamed = [name if name is not None else ("" if frame.index.nlevels == 1 else f"level {i}")
+                   for i, name in enumerate(frame.index.names)]
+        frame = frame.rename_axis(unnamed).reset_index()
     if rows is not None:
         frame = frame.head(rows)
     rename = dict(rename or {})
@@ -215,8 +219,6 @@ def table(frame: pd.DataFrame | pd.Series, caption: str, *, rename: Mapping | No
     percent = [names[name] for name in percent if name in names]
     decimals = {names[name]: places for name, places in (decimals or {}).items() if name in names}
     frame = frame.rename(columns=names)
-    frame.index = frame.index.set_names([None if n is None else rename.get(n, readable(n))
-                                         for n in frame.index.names])
     frame.columns.name = None
     return Table(frame, caption, percent=percent, decimals=decimals)
 
