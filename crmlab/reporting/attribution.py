@@ -55,13 +55,18 @@ def format_estimate(effect: dict | None, alpha: float = 0.05) -> str:
     Examples
     --------
     >>> format_estimate({"estimate": 0.8634, "std_error": 0.163, "ci_low": 0.543, "ci_high": 1.183})
-    '0.86 (95% CI 0.54 to 1.18)'
+    '0.86 (95% CI 0.54–1.18)'
     """
     if not effect or effect.get("estimate") is None:
         return "not estimated"
     d = decimals(effect["std_error"])
-    return (f"{effect['estimate']:.{d}f} ({100 * (1 - alpha):g}% CI {effect['ci_low']:.{d}f} to "
+    return (f"{effect['estimate']:.{d}f} ({100 * (1 - alpha):g}% CI {effect['ci_low']:.{d}f}–"
             f"{effect['ci_high']:.{d}f})")
+
+
+def data_period(result) -> str:
+    """The months of the outcome panel, e.g. "2023-01 to 2025-12"."""
+    return f"{result.months[0]:%Y-%m} to {result.months[-1]:%Y-%m}"
 
 
 def headline(result) -> str:
@@ -87,10 +92,15 @@ def key_findings(result) -> list[str]:
         out.append(f"Comparing visited with less-visited {result.unit}s naively gives {naive['estimate']:.2f} per "
                    f"visit, {naive['estimate'] / long_run['estimate']:.1f} times the causal estimate: reps visit "
                    "the big prescribers more.")
-    for effect in result.event_effects:
-        if effect.estimated:
-            out.append(f"A {effect.event_type} adds {format_estimate(effect.per_attendee_total, alpha)} "
-                       f"{result.outcome} per attendee ({effect.attendees} attendees, ROI {_percent(effect.roi)}).")
+    events = [effect for effect in result.event_effects if effect.estimated]
+    if events:
+        parts = [f"{effect.event_type} {'adds ' * (i == 0)}{format_estimate(effect.per_attendee_total, alpha)}"
+                 f"{(' ' + result.outcome + ' per attendee') * (i == 0)} ({effect.attendees} attendees, "
+                 f"ROI {_percent(effect.roi)})" for i, effect in enumerate(events)]
+        paying = [effect.event_type for effect in events if effect.roi is not None and effect.roi > 0]
+        advice = (f"only {', '.join(paying)} pay{'s' * (len(paying) == 1)} for {'itself' if len(paying) == 1 else 'themselves'}"
+                  if paying else "no event type pays for itself at these costs")
+        out.append("A " + "; a ".join(parts) + f": {advice}.")
     for campaign in result.campaigns:
         if campaign.estimated:
             out.append(f"The {campaign.region} campaign lifted the region's sales by {campaign.lift_pct:.0%} "

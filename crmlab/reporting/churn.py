@@ -345,8 +345,21 @@ def bgnbd_table(result) -> pd.DataFrame:
     return table
 
 
-def key_findings(result) -> str:
-    """The report's opening: what was found, in words and numbers from the result."""
+def data_period(result) -> str:
+    """Activity window to as_of, e.g. "2025-07 to 2025-12 (as of 2025-12-31)"."""
+    definition = result.summary()["definition"]
+    as_of = pd.Timestamp(definition["as_of"])
+    start = as_of - pd.DateOffset(months=result.params.active_months - 1)
+    return f"{start:%Y-%m} to {as_of:%Y-%m} (as of {as_of.date()})"
+
+
+def notes(result) -> list[str]:
+    """The analysis' notes on its fits (shown after the key findings)."""
+    return list(result.summary()["notes"])
+
+
+def key_findings(result) -> list[str]:
+    """The report's opening: what was found and whom to call, in 6 sentences from the result."""
     s = result.summary()
     counts, definition, level = s["counts"], s["definition"], s["definition"]["level"]
     volume = "prescriptions" if definition["volume_source"] == "prescriptions" else "units"
@@ -356,10 +369,10 @@ def key_findings(result) -> str:
     lines.append(f"Early warning: {plural(counts['early_warning'], level)} still active are at risk, "
                  f"{counts['volume_at_stake_early_warning']:,.0f} {volume} at stake over the next "
                  f"{plural(definition['horizon_months'], 'month')}; {counts['early_warning_not_visited']:,} of "
-                 f"them have not been visited for a month or more.")
+                 f"them have not been visited for a month or more: call those first.")
     lines.append(f"Win-back: {plural(counts['win_back'], level)} had no volume for "
                  f"{plural(result.params.win_back_months, 'month')} or more "
-                 f"({counts['volume_at_stake_win_back']:,.0f} {volume} at stake).")
+                 f"({counts['volume_at_stake_win_back']:,.0f} {volume} at stake): a win-back visit, not a reminder.")
     lines.append(f"The risk comes from the {s['scored_with']} model; "
                  + ("p_alive (BG/NBD) is shown where it does not contradict the risk."
                     if s["p_alive_shown"] else
@@ -377,8 +390,44 @@ def key_findings(result) -> str:
     else:
         lines.append(s["backtest"]["note"])
     lines.append(bgnbd_check_note(result.bgnbd_check))
-    lines.extend(s["notes"])
-    return "\n".join(f"- {line}" for line in lines)
+    return lines
+
+
+def alert_table(alerts: pd.DataFrame, caption: str, rows: int = 15):
+    """An alert list as a captioned report table (first ``rows`` rows, empty columns left out)."""
+    from crmlab.reporting.tables import table
+
+    shown = alert_list(alerts, rows)
+    return table(shown, caption, index=False, rename={"entity_id": "ID", "territory_id": "territory",
+                                                      "risk_x_volume": "risk × volume", "p_alive": "p alive"},
+                 percent=["risk", "p_alive"], decimals={"volume_at_stake": 1, "risk_x_volume": 1})
+
+
+def metrics_report_table(result):
+    """The backtest metrics with ROC AUC as "0.91 (0.85–0.95)", one row per subset and model."""
+    from crmlab.reporting.tables import fmt_interval, table
+
+    metrics = metrics_table(result)
+    if not len(metrics):
+        return "No backtest: see the key findings."
+    shown = metrics.reset_index()
+    shown.insert(shown.columns.get_loc("roc_auc"), "ROC AUC (95% CI)",
+                 [fmt_interval(r.roc_auc, r.roc_auc_ci_low, r.roc_auc_ci_high, 2) for r in metrics.itertuples()])
+    shown = shown.drop(columns=["roc_auc", "roc_auc_ci_low", "roc_auc_ci_high"])
+    return table(shown, "Backtest by subset and model: ROC AUC with DeLong's 95% interval, PR AUC, precision "
+                 "in the top k, Brier score, lift over the best rule, entities and churners.",
+                 rename={"pr_auc": "PR AUC", "precision_top_k": "precision in top k", "brier": "Brier",
+                         "lift_over_best_rule": "lift over best rule"},
+                 decimals={"pr_auc": 2, "precision_top_k": 2, "brier": 3, "lift_over_best_rule": 2})
+
+
+def territory_table(by_territory: pd.DataFrame, rows: int = 10):
+    """Territories by expected volume lost."""
+    from crmlab.reporting.tables import table
+
+    return table(by_territory.head(rows), f"Territories by expected volume lost in the horizon (first {rows}): "
+                 "active entities, alerts, mean risk, risk × volume at stake.", percent=["mean_risk"],
+                 decimals={"mean_risk": 1, "expected_loss": 1}, rename={"territory_id": "territory"})
 
 
 def alert_list(table: pd.DataFrame, rows: int = 15) -> pd.DataFrame:

@@ -54,38 +54,63 @@ def accuracy_table(summary: dict) -> pd.DataFrame:
     return table.sort_values(["measure", "level"], ascending=[False, True]).round(3).reset_index(drop=True)
 
 
-def key_findings(result) -> str:
-    """Key findings in words and numbers, from the result.
+def data_period(result) -> str:
+    """History and forecast months, e.g. "2023-01 to 2025-12; forecast to 2026-06"."""
+    months = result.totals["month"]
+    forecast = result.tables["forecast"]["month"]
+    return (f"{pd.Timestamp(months.min()):%Y-%m} to {pd.Timestamp(months.max()):%Y-%m}; forecast to "
+            f"{pd.Timestamp(forecast.max()):%Y-%m}")
+
+
+def key_findings(result) -> list[str]:
+    """Key findings in words and numbers, from the result (3 to 6 sentences).
 
     Examples
     --------
-    >>> print(key_findings(result))  # doctest: +SKIP
+    >>> key_findings(result)  # doctest: +SKIP
     """
+    from crmlab.reporting.tables import fmt_interval
+
     summary = result.summary()
     lines = []
+    forecast = result.tables["forecast"]
+    national = forecast[(forecast["level"] == "national") & (forecast["measure"] == "sell_out")]
+    if len(national):
+        first = national[national["month"] == national["month"].min()]
+        per_product = "; ".join(f"{row.product_id} {fmt_interval(row.forecast, row.lower, row.upper, 0)}"
+                                for row in first.itertuples())
+        lines.append(f"National sell-out forecast for {pd.Timestamp(first['month'].iat[0]):%B %Y}, units "
+                     f"({1 - result.params.alpha:.0%} interval): {per_product}.")
     for row in accuracy_table(summary).itertuples():
         if row.level != "distributor":
             continue
         chosen = result.forecaster.choice_
         models = chosen[(chosen["measure"] == row.measure) & (chosen["level"] == row.level)]["model"]
         share = models.value_counts(normalize=True)
-        lines.append(f"- {row.measure.replace('_', '-')} per distributor: {share.index[0]} "
+        lines.append(f"{row.measure.replace('_', '-').capitalize()} per distributor: {share.index[0]} "
                      f"({share.iloc[0]:.0%} of series), reconciled by {summary['reconciliation'][row.measure]}; "
                      f"backtest MASE {row.mase_reconciled:.2f} against {row.mase_seasonal_naive:.2f} for "
                      f"seasonal naive ({1 - row.vs_seasonal_naive:+.0%} error reduction)."
                      .replace("(+", "(").replace("(-", "(−"))
-    for tie in summary["selection_ties"]:
-        lines.append(f"- Tie in {tie['measure'].replace('_', '-')} / {tie['group']}: {tie['chosen']} chosen, "
-                     f"within {summary['selection']['tolerance']:.0%} of {', '.join(tie['tied_with'])}.")
+    ties = [f"{tie['measure'].replace('_', '-')} / {tie['group']}: {tie['chosen']} (tied with "
+            f"{', '.join(tie['tied_with'])})" for tie in summary["selection_ties"]]
+    if ties:
+        lines.append(f"Where models tied within {summary['selection']['tolerance']:.0%}, the simplest was kept: "
+                     + "; ".join(ties) + ".")
     coverage = summary.get("interval_coverage", [])
-    if coverage:
-        values = [c["coverage"] for c in coverage if c["coverage"] == c["coverage"]]
-        if values:
-            lines.append(f"- Nominal {1 - result.params.alpha:.0%} intervals covered {min(values):.0%}–"
-                         f"{max(values):.0%} of backtest months, by measure and level.")
+    values = [c["coverage"] for c in coverage if c["coverage"] == c["coverage"]]
+    if values:
+        lines.append(f"Nominal {1 - result.params.alpha:.0%} intervals covered {min(values):.0%}–"
+                     f"{max(values):.0%} of backtest months, by measure and level: plan stock on the interval, "
+                     "not the point forecast.")
+    if result.health is not None and "flags" in result.health:
+        flagged = result.health["flags"].fillna("").astype(str).str.len().gt(0)
+        lines.append(f"Channel health: {int(flagged.sum())} of {len(flagged)} distributor × product series "
+                     "carry a flag (stock outside the target band, stocking up or a stock-out risk); see the "
+                     "table under Channel health.")
     if result.skipped:
-        lines.append("- " + "; ".join(f"{part} skipped ({reason})" for part, reason in result.skipped.items()) + ".")
-    return "\n".join(lines)
+        lines.append("; ".join(f"{part} skipped ({reason})" for part, reason in result.skipped.items()) + ".")
+    return lines[:6]
 
 
 def national_totals(totals: pd.DataFrame, months: int = 8) -> pd.DataFrame:

@@ -196,6 +196,8 @@ def table(frame: pd.DataFrame | pd.Series, caption: str, *, rename: Mapping | No
         A   1,200   26%
         B   3,400   74%
     """
+    if isinstance(frame, Mapping):
+        frame = pd.Series(dict(frame), name="value")
     if not isinstance(frame, (pd.DataFrame, pd.Series)):
         return frame  # a note in place of a table (e.g. a part the data cannot support): shown as is
     if isinstance(frame, pd.Series):
