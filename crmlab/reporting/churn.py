@@ -369,7 +369,8 @@ def key_findings(result) -> list[str]:
     lines.append(f"Early warning: {plural(counts['early_warning'], level)} still active are at risk, "
                  f"{counts['volume_at_stake_early_warning']:,.0f} {volume} at stake over the next "
                  f"{plural(definition['horizon_months'], 'month')}; {counts['early_warning_not_visited']:,} of "
-                 f"them have not been visited for a month or more: call those first.")
+                 f"them have not been visited for a month or more"
+                 + (": call those first." if counts["early_warning_not_visited"] else "."))
     lines.append(f"Win-back: {plural(counts['win_back'], level)} had no volume for "
                  f"{plural(result.params.win_back_months, 'month')} or more "
                  f"({counts['volume_at_stake_win_back']:,.0f} {volume} at stake): a win-back visit, not a reminder.")
