@@ -187,6 +187,20 @@ def methods(result) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def roi_events_table(result):
+    """ROI by event type as a report table: effect per attendee with its interval, ROI in percent."""
+    from crmlab.reporting.tables import fmt_interval, table
+
+    roi = result.roi_events.copy()
+    roi.insert(roi.columns.get_loc("per_attendee_total"), "per attendee (95% CI)",
+               [fmt_interval(r.per_attendee_total, r.per_attendee_total_ci_low, r.per_attendee_total_ci_high)
+                for r in roi.itertuples()])
+    roi = roi.drop(columns=["per_attendee_total", "per_attendee_total_ci_low", "per_attendee_total_ci_high"])
+    return table(roi, f"ROI by event type: {result.outcome} added per attendee, incremental units and revenue "
+                 "against the cost.", index="event_type", percent=["roi"],
+                 decimals={"incremental_units": 0, "incremental_revenue": 0, "cost": 0})
+
+
 def is_committed_sample(data_dir, params) -> bool:
     """True when the result is the committed sample's with the default parameters."""
     return Path(resolve_path(data_dir)).resolve() == Path(SAMPLE_DIR).resolve() and params == type(params)()

@@ -422,6 +422,24 @@ def metrics_report_table(result):
                  decimals={"pr_auc": 2, "precision_top_k": 2, "brier": 3, "lift_over_best_rule": 2})
 
 
+def comparison_report_table(summary: dict):
+    """:func:`comparison_table` for the report: ROC AUCs and the difference with its 95% interval."""
+    from crmlab.reporting.tables import fmt_interval, table
+
+    compared = comparison_table(summary)
+    get = lambda column: compared.get(column, pd.Series(np.nan, index=compared.index))  # noqa: E731
+    frame = pd.DataFrame({
+        "chosen": compared["chosen"], "best rule": compared["best_rule"],
+        "chosen ROC AUC": get("chosen_roc_auc").astype(float),
+        "best rule ROC AUC": get("best_rule_roc_auc").astype(float),
+        "difference (95% CI)": [fmt_interval(d, lo, hi, 2) for d, lo, hi in
+                                zip(get("roc_auc_difference"), get("roc_auc_difference_ci_low"),
+                                    get("roc_auc_difference_ci_high"))],
+    }, index=compared.index)
+    return table(frame, "Chosen model against the best rule per subset: ROC AUC and their difference with "
+                 "DeLong's paired 95% interval.", decimals={"chosen ROC AUC": 2, "best rule ROC AUC": 2})
+
+
 def territory_table(by_territory: pd.DataFrame, rows: int = 10):
     """Territories by expected volume lost."""
     from crmlab.reporting.tables import table

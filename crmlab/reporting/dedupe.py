@@ -106,7 +106,7 @@ def evidence_counts(result: DedupeResult, which: str = "doctors") -> Table:
 
 def largest_cases(result: DedupeResult, which: str = "doctors") -> Table:
     """The largest clusters by volume, with readable column names."""
-    return table(result.largest(which), f"The largest clusters of {which} IDs by volume (surviving ID: the one "
+    return table(result.largest(which), f"The largest clusters of {which[:-1]} IDs by volume (surviving ID: the one "
                  "with the most visits).", rename={"surviving_id": "surviving ID", "ids": "IDs",
                                                   "volume_on_merged_ids": "volume on merged IDs"},
                  index="cluster")

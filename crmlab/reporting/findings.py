@@ -10,6 +10,7 @@ the runner's index page (:func:`crmlab.runner.folders.write_index`) reads them f
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -27,7 +28,11 @@ class Findings(list):
         return "\n".join(f"- {sentence}" for sentence in self)
 
     def _repr_markdown_(self) -> str:
-        return repr(self)
+        # an underscore inside a word (number_format, rule_last_month) is text, not emphasis;
+        # code spans are left as they are
+        parts = re.split(r"(`[^`]*`)", repr(self))
+        return "".join(part if part.startswith("`") else re.sub(r"(?<=\w)_(?=\w)", r"\\_", part)
+                       for part in parts)
 
 
 def show_findings(findings: list[str]) -> Findings:
@@ -38,6 +43,8 @@ def show_findings(findings: list[str]) -> Findings:
     >>> show_findings(["2 doctors are at risk.", "Visit them."])
     - 2 doctors are at risk.
     - Visit them.
+    >>> print(show_findings(["rule_last_month won; run `-p merge_duplicates=x`."])._repr_markdown_())
+    - rule\\_last\\_month won; run `-p merge_duplicates=x`.
     """
     return Findings(findings)
 

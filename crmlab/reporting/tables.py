@@ -63,15 +63,24 @@ def fmt_interval(estimate, low, high, decimals: int | None = None, percent: bool
     return show(estimate) + (f" ({bounds[0]}–{bounds[1]})" if all(bounds) else "")
 
 
+#: Names every report writes the same way (IDs by what they identify, acronyms in capitals).
+COMMON_NAMES = {
+    "product_id": "product", "territory_id": "territory", "rep_id": "rep", "manager_id": "manager",
+    "doctor_id": "doctor", "account_id": "account", "distributor_id": "distributor", "event_id": "event",
+    "entity_id": "ID", "roi": "ROI", "mase": "MASE", "smape": "sMAPE", "n_series": "series",
+    "lift_pct": "lift", "pre_rmspe": "fit before (RMSPE)",
+}
+
+
 def readable(name) -> str:
-    """A column name for people: underscores become spaces.
+    """A column name for people: :data:`COMMON_NAMES`, else underscores become spaces.
 
     Examples
     --------
-    >>> readable("volume_at_stake"), readable(3)
-    ('volume at stake', '3')
+    >>> readable("volume_at_stake"), readable(3), readable("product_id")
+    ('volume at stake', '3', 'product')
     """
-    return str(name).replace("_", " ")
+    return COMMON_NAMES.get(name, str(name).replace("_", " "))
 
 
 def decimals_for(values: pd.Series) -> int:
@@ -157,6 +166,9 @@ class Table:
                    and not pd.api.types.is_bool_dtype(self.data[name])]
         if numeric:
             styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
+            styler = styler.set_table_styles(
+                [{"selector": f"th.col_heading.col{self.data.columns.get_loc(name)}", "props": "text-align: right"}
+                 for name in numeric], overwrite=False)
         if not len(self.text):
             return f'<p class="crm-empty"><strong>{self.caption}</strong> None.</p>'
         return styler.hide(axis="index").to_html()

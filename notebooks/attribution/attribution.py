@@ -126,7 +126,8 @@ table(result.event_study.groupby("event_type", sort=False).size().rename("months
       "Months estimated in the event study, per event type.")
 
 # %% tags=["nbval-ignore-output"]
-table(report.event_effects_table(result), "Event effects per attendee, with pre-trend test and ROI.")
+table(report.event_effects_table(result), "Event effects per attendee, with pre-trend test and ROI.",
+      percent=["ROI"])
 
 # %% [markdown]
 # ## Regional campaign (synthetic control) and ROI by event type
@@ -136,13 +137,13 @@ if result.campaign_model is not None:
     report.plot_campaign(result.tables["campaign_path"])
     plt.show()
 table(report.campaigns_table(result), "Regional campaigns (synthetic control): lift, incremental units and "
-      "revenue, ROI and fit before the campaign.", rename={"event_id": "campaign"}, percent=["lift_pct", "roi"])
+      "revenue, ROI and fit before the campaign.", rename={"event_id": "campaign"}, percent=["lift_pct", "roi"],
+      decimals={"cost": 0, "incremental_units": 0, "incremental_revenue": 0})
 
 # %% tags=["nbval-ignore-output"]
 report.plot_roi_events(result.roi_events)
 plt.show()
-table(result.roi_events, "ROI by event type: incremental value per attendee against the event's cost.",
-      index="event_type", rename={"product_id": "product"})
+report.roi_events_table(result)
 
 # %% [markdown]
 # ## Account ROI: where extra visits would pay most
@@ -154,7 +155,7 @@ print(f"{len(result.roi_accounts)} accounts, {int(result.roi_accounts['visits'].
 
 # %% tags=["nbval-ignore-output"]
 table(result.roi_accounts, "The 10 accounts where one more visit a month pays most.", index="rank", rows=10,
-      rename={"account_id": "account"}, percent=["roi"])
+      percent=["roi"])
 
 # %% [markdown]
 # ## Method

@@ -88,9 +88,7 @@ print(result.summary()["backtest"]["note"])
 churn_report.metrics_report_table(result)
 
 # %%
-table(churn_report.comparison_table(result.summary()), "Chosen model against the best rule per subset (ROC AUC).",
-      decimals={"chosen_roc_auc": 2, "best_rule_roc_auc": 2, "roc_auc_difference": 2}) \
-    if result.backtest is not None else "no backtest"
+churn_report.comparison_report_table(result.summary()) if result.backtest is not None else "no backtest"
 
 # %% [markdown]
 # ## Early warning: still prescribing or buying, at risk

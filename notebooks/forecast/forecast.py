@@ -77,7 +77,9 @@ show_findings(findings)
 # %% tags=["nbval-ignore-output"]
 accuracy = accuracy_table(result.summary())
 table(accuracy, "Backtest MASE by measure and level: chosen, reconciled, seasonal naive, and the ratio to "
-      "seasonal naive (below 1 is better).", decimals=dict.fromkeys(accuracy.columns[2:], 2))
+      "seasonal naive (below 1 is better).", decimals=dict.fromkeys(accuracy.columns[2:], 2),
+      rename={"mase_chosen": "MASE chosen", "mase_reconciled": "MASE reconciled",
+              "mase_seasonal_naive": "MASE seasonal naive", "vs_seasonal_naive": "ratio to seasonal naive"})
 
 # %%
 # the chosen, reconciled forecast beats seasonal naive at every level of the sell-out hierarchy

@@ -4,7 +4,8 @@ Each analysis of ``config.ANALYSES`` has its committed, executed notebook (nbval
 its outputs current) rendered to ``report.html`` exactly as the runner does
 (:func:`crmlab.reporting.html.report_html`), then opened in Debian's ``chromium`` through
 ``chromedriver`` (nothing downloaded). The page must log no console error, open with
-``Key findings`` holding numbers, show no bare 0..n index and no raw pandas printout.
+``Key findings`` holding numbers, end with ``Method``, caption every table, show no bare
+0..n index and no raw pandas printout.
 A new analysis is covered as soon as it is in ``config.ANALYSES``.
 """
 
@@ -17,6 +18,7 @@ import nbformat
 import pytest
 
 from crmlab import config
+from crmlab.reporting.findings import MAX_FINDINGS, MIN_FINDINGS
 from crmlab.reporting.html import notebook_title, report_html
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -42,8 +44,9 @@ if (first) {
     text += c.innerText + '\\n';
   }
 }
-const bare = [];
+const bare = [], uncaptioned = [];
 for (const table of document.querySelectorAll('table')) {
+  if (!table.caption || !table.caption.innerText.trim()) uncaptioned.push(table.outerHTML.slice(0, 300));
   const rows = [...table.querySelectorAll('tbody tr')];
   if (rows.length < 2) continue;
   const labels = rows.map(r => (r.cells[0] ? r.cells[0].innerText.trim() : ''));
@@ -54,6 +57,7 @@ for (const table of document.querySelectorAll('table')) {
   }
 }
 return {headings: headings.map(h => h.innerText.replace('¶', '').trim()), first: text, bare: bare,
+        uncaptioned: uncaptioned, sentences: sentences,
         body: document.body.innerText};
 """
 
@@ -92,7 +96,10 @@ def test_report_reads_like_a_report(analysis, browser, tmp_path):
         f"{analysis}: the first section is {facts['headings'][:1]}, not Key findings"
     findings = facts["first"]
     assert sum(ch.isdigit() for ch in findings) >= 3, f"{analysis}: Key findings hold no numbers: {findings!r}"
+    assert MIN_FINDINGS <= facts["sentences"] <= MAX_FINDINGS, \
+        f"{analysis}: {facts['sentences']} key findings, not {MIN_FINDINGS} to {MAX_FINDINGS}"
     assert facts["headings"][-1] == "Method", f"{analysis}: the last section is {facts['headings'][-1:]}"
     assert facts["bare"] == [], f"{analysis}: tables with a bare 0..n index: {facts['bare']}"
+    assert facts["uncaptioned"] == [], f"{analysis}: tables without a caption: {facts['uncaptioned']}"
     for printout in ("dtype:", "Name: ", "Empty DataFrame", "<pandas.", "Traceback"):
         assert printout not in facts["body"], f"{analysis}: raw pandas/Python printout {printout!r} in the report"
