@@ -36,12 +36,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(
 PAGE_FACTS = """
 const headings = [...document.querySelectorAll('h2')];
 const first = headings[0], second = headings[1];
-let text = '';
+let text = '', sentences = 0;
 if (first) {
   let cell = first.closest('.jp-Cell') || first;
   text += cell.innerText + '\\n';
   for (let c = cell.nextElementSibling; c && !(second && c.contains(second)); c = c.nextElementSibling) {
     text += c.innerText + '\\n';
+    sentences += c.querySelectorAll('li').length;
   }
 }
 const bare = [], uncaptioned = [];
