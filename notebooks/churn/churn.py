@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt
 
 from crmlab.analyses import churn
 from crmlab.reporting import churn as churn_report
+from crmlab.reporting import churn_tables
 from crmlab.reporting import rejects_note, setup_display
 from crmlab.reporting.findings import publish_findings, show_findings
 from crmlab.reporting.tables import table
@@ -85,10 +86,10 @@ if result.backtest is not None:
 
 # %%
 print(result.summary()["backtest"]["note"])
-churn_report.metrics_report_table(result)
+churn_tables.metrics_report_table(result)
 
 # %%
-churn_report.comparison_report_table(result.summary()) if result.backtest is not None else "no backtest"
+churn_tables.comparison_report_table(result.summary()) if result.backtest is not None else "no backtest"
 
 # %% [markdown]
 # ## Early warning: still prescribing or buying, at risk
@@ -100,7 +101,7 @@ churn_report.comparison_report_table(result.summary()) if result.backtest is not
 # dated by day or week) and never where it contradicts the risk.
 
 # %%
-churn_report.alert_table(result.early_warning, "Early warning: still active, at risk, by risk × volume at stake "
+churn_tables.alert_table(result.early_warning, "Early warning: still active, at risk, by risk × volume at stake "
                          "(first 15).")
 
 # %% [markdown]
@@ -108,7 +109,7 @@ churn_report.alert_table(result.early_warning, "Early warning: still active, at 
 # At risk and without volume for `win_back_months` months or more: already lost unless won back.
 
 # %%
-churn_report.alert_table(result.win_back, "Win-back: no volume for the last months, by risk × volume at stake "
+churn_tables.alert_table(result.win_back, "Win-back: no volume for the last months, by risk × volume at stake "
                          "(first 15).")
 
 # %% [markdown]
@@ -146,7 +147,7 @@ if len(result.curves["grade"]):
 # %%
 churn_report.plot_risk_by_group(result.by_territory)
 plt.show()
-churn_report.territory_table(result.by_territory)
+churn_tables.territory_table(result.by_territory)
 
 # %% [markdown]
 # ## Method
