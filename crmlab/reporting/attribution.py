@@ -119,7 +119,7 @@ def effects_table(effects: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     --------
     >>> effects_table(pd.DataFrame({"effect": ["carryover"], "estimate": [0.4531], "std_error": [0.1],
     ...     "ci_low": [0.257], "ci_high": [0.649]})).iloc[0, 0]
-    '0.45 (95% CI 0.26 to 0.65)'
+    '0.45 (95% CI 0.26–0.65)'
     """
     key = next(c for c in ("effect", "method", "segment") if c in effects)
     column = f"estimate ({100 * (1 - alpha):g}% CI)"

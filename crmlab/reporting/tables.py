@@ -253,7 +253,7 @@ def heatmap(matrix: pd.DataFrame, title: str, *, xlabel: str | None = None, ylab
     Examples
     --------
     >>> ax = heatmap(pd.DataFrame([[5, 1], [0, 7]], index=["A", "B"], columns=["A", "B"]), "Shift")
-    >>> ax.get_title()
+    >>> ax.get_title(loc="left")
     'Shift'
     """
     import matplotlib.pyplot as plt
@@ -269,7 +269,7 @@ def heatmap(matrix: pd.DataFrame, title: str, *, xlabel: str | None = None, ylab
     sns.heatmap(matrix, annot=annotate, fmt=fmt if annotate else "", cmap=cmap, center=center,
                 vmin=vmin, vmax=vmax, linewidths=0.5, linecolor="white", ax=ax,
                 cbar_kws={"label": colorbar} if colorbar else None, annot_kws={"fontsize": 8})
-    ax.set_title(title)
+    ax.set_title(title, loc="left")
     ax.set_xlabel(xlabel if xlabel is not None else readable(matrix.columns.name or ""))
     ax.set_ylabel(ylabel if ylabel is not None else readable(matrix.index.name or ""))
     ax.tick_params(axis="y", rotation=0)

@@ -133,7 +133,7 @@ def _card(folder: Path) -> str:
     summary = _read_json(folder / "summary.json")
     duration = run.get("duration_s")
     meta = [f"{html.escape(folder.name)}",
-            f"finished {html.escape(run.get('finished', '').replace('T', ' '))} UTC"
+            f"finished {html.escape(run.get('finished', '').replace('T', ' ').removesuffix('+00:00'))} UTC"
             if run.get("finished") else "",
             "" if duration is None else f"ran {duration:.1f} s",
             f"data {html.escape(str(summary['data_period']))}" if summary.get("data_period") else "",

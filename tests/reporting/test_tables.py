@@ -79,6 +79,7 @@ def test_published_findings_reach_the_index_card(tmp_path):
     assert '<a href="churn/report.html">Churn early warning</a>' in index
     assert "<li><strong>4 doctors</strong> are at risk &lt;now&gt;.</li>" in index
     assert "ran 21.0 s" in index and "data 2025-07 to 2025-12" in index
+    assert "finished 2026-12-01 10:00:00 UTC" in index
     assert index.index('href="overview/report.html"') < index.index('href="churn/report.html"')
     assert "No key findings recorded" in index  # the overview has no summary
 
