@@ -131,6 +131,15 @@ def view(table: pd.DataFrame, decimals: int = 3, rows: int | None = None) -> pd.
 
 
 @skippable
+def value_check_table(value_check: pd.DataFrame) -> Table:
+    """The rank correlation of the value estimate with observed prescription volume, as a table."""
+    names = {"volume": "observed volume", "value_estimate": "value estimate"}
+    frame = value_check.rename(index=names, columns=names).rename_axis("")
+    return table(frame, "Rank correlation (Spearman) of the value estimate with the doctors' observed "
+                 "prescription volume (1 = same order).", decimals=dict.fromkeys(frame.columns, 2))
+
+
+@skippable
 def grading_weights(grader: DoctorGrader) -> Table:
     """The weights the grader used (volume is 0 when there are no prescriptions), as a table."""
     weights = pd.Series(grader.weights_, name="weight").rename_axis("indicator")

@@ -150,8 +150,7 @@ plt.show()
 # far it can be trusted.
 
 # %%
-table(report.view(result.value_check, 2), "Rank correlation (Spearman) of the value estimate with the "
-      "doctors' observed prescription volume.")
+report.value_check_table(result.value_check)
 
 # %% [markdown]
 # ## Deciles
