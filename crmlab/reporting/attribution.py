@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crmlab.config import SAMPLE_DIR, resolve_path
+from crmlab.reporting import style
 
 #: Key figures recorded on ``data/sample`` with the default parameters. Their last digits
 #: vary with the BLAS kernel and thread count (the fit is an optimisation), so the
@@ -274,8 +275,8 @@ def plot_event_study(event_study: pd.DataFrame):
         d = event_study[event_study["event_type"] == event_type]
         ax.errorbar(d["months_after"], d["estimate"], yerr=[d["estimate"] - d["ci_low"], d["ci_high"] - d["estimate"]],
                     fmt="o", capsize=2)
-        ax.axhline(0, color="grey", lw=1)
-        ax.axvline(-0.5, color="grey", ls=":")
+        ax.axhline(0, color=style.MUTED, lw=1)
+        ax.axvline(-0.5, color=style.MUTED, ls=":")
         ax.set_title(event_type)
         ax.set_xlabel("months after the event")
     axes[0][0].set_ylabel("lift per attendee")
@@ -322,7 +323,7 @@ def plot_roi_events(roi_events: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(5, 3.5))
     d = roi_events.dropna(subset=["roi"])
     ax.bar(d["event_type"], d["roi"])
-    ax.axhline(0, color="grey", lw=1)
+    ax.axhline(0, color=style.MUTED, lw=1)
     ax.set_ylabel("ROI")
     fig.tight_layout()
     return fig
@@ -334,7 +335,7 @@ def plot_campaign(path: pd.DataFrame):
     ax.plot(path["month"], path["actual"], label="region")
     ax.plot(path["month"], path["synthetic"], ls="--", label="synthetic control")
     start = path.loc[path["post"], "month"].min()
-    ax.axvline(start, color="grey", ls=":")
+    ax.axvline(start, color=style.MUTED, ls=":")
     ax.legend()
     fig.tight_layout()
     return fig

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from crmlab.reporting import style
+
 # feature -> phrase(value, level); only features whose value raised the risk are worded
 _VOLUME_WORD = {"doctor": "prescriptions", "account": "sales"}
 
@@ -214,7 +216,7 @@ def plot_gain(backtest, ax=None):
     for name in backtest.metrics.index:
         g = gain_table(y, backtest.scores[name], n_bins=20)
         ax.plot(np.r_[0, g["share_contacted"]], np.r_[0, g["cumulative_gain"]], label=name)
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
+    ax.plot([0, 1], [0, 1], color=style.MUTED, linestyle=":", label="random")
     ax.set(xlabel="share of entities contacted (highest risk first)", ylabel="share of churners reached",
            title="Gain chart (backtest)")
     ax.legend(fontsize=8)
@@ -230,7 +232,7 @@ def plot_calibration(backtest, model: str, n_bins: int = 10, ax=None):
     y = backtest.scores["churned"].to_numpy(float)
     bins = pd.qcut(pd.Series(risk).rank(method="first"), n_bins, labels=False)
     frame = pd.DataFrame({"bin": bins, "risk": risk, "y": y}).groupby("bin").mean()
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    ax.plot([0, 1], [0, 1], color=style.MUTED, linestyle=":")
     ax.plot(frame["risk"], frame["y"], marker="o")
     ax.set(xlabel="predicted risk", ylabel="observed churn rate", title=f"Calibration ({model})")
     return ax

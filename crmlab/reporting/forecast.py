@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from crmlab.reporting import style
+
 LEVELS = ("national", "region", "distributor")
 
 
@@ -229,9 +231,9 @@ def fan_chart(history: pd.DataFrame, forecast: pd.DataFrame, measure: str = "sel
         match = dict(zip(keys, row))
         past = history.loc[(history[keys] == pd.Series(match)).all(axis=1)]
         ahead = forecast.loc[(forecast[keys] == pd.Series(match)).all(axis=1) & (forecast["measure"] == measure)]
-        ax.plot(past["month"], past[measure], color="black", lw=1.2, label="actual")
-        ax.plot(ahead["month"], ahead["forecast"], color="tab:blue", lw=1.6, label="forecast")
-        ax.fill_between(ahead["month"], ahead["lower"], ahead["upper"], color="tab:blue", alpha=0.25,
+        ax.plot(past["month"], past[measure], color=style.INK, lw=1.2, label="actual")
+        ax.plot(ahead["month"], ahead["forecast"], color=style.PALETTE[0], lw=1.6, label="forecast")
+        ax.fill_between(ahead["month"], ahead["lower"], ahead["upper"], color=style.PALETTE[0], alpha=0.25,
                         label="80% interval")
         name = "national" if match["level"] == "national" else match["distributor_id"]
         model = ahead["model"].iat[0] if len(ahead) else ""
@@ -261,7 +263,7 @@ def accuracy_plot(backtest: pd.DataFrame):
                  .reindex(columns=levels))
         table = table.loc[table.mean(axis=1).sort_values().index]
         table.plot.bar(ax=ax, width=0.8)
-        ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+        ax.axhline(1.0, color=style.MUTED, lw=0.8, ls="--")
         ax.set_title(measure.replace("_", "-"))
         ax.set_xlabel("")
         ax.set_ylabel("MASE (lower is better)")
@@ -287,7 +289,7 @@ def days_on_hand_heatmap(panel: pd.DataFrame, doh_low: float = 20.0, doh_high: f
     height = min(12.0, 1.5 + 0.22 * len(wide))
     fig, ax = plt.subplots(figsize=(12, height))
     center = (doh_low + doh_high) / 2
-    sns.heatmap(wide, ax=ax, cmap="RdBu_r", center=center, vmin=0, vmax=2 * center,
+    sns.heatmap(wide, ax=ax, cmap=style.DIVERGING, center=center, vmin=0, vmax=2 * center,
                 cbar_kws={"label": "days on hand"}, yticklabels=len(wide) <= 60)
     ax.set_xlabel("")
     ax.set_ylabel("")

@@ -342,8 +342,8 @@ def plot_potential_adoption(accounts: pd.DataFrame, *, ax=None):
     for quadrant, group in shown.groupby("quadrant"):
         ax.scatter(group["potential"], group["adoption"], label=quadrant, s=18, alpha=0.8)
     ax.set_xscale("log")
-    ax.axvline(accounts["potential_cut"].iloc[0], color="grey", lw=1, ls="--")
-    ax.axhline(accounts["adoption_cut"].iloc[0], color="grey", lw=1, ls="--")
+    ax.axvline(accounts["potential_cut"].iloc[0], color=style.MUTED, lw=1, ls="--")
+    ax.axhline(accounts["adoption_cut"].iloc[0], color=style.MUTED, lw=1, ls="--")
     ax.set_xlabel("potential (monthly category volume, log scale)")
     ax.set_ylabel("adoption (own volume / potential)")
     ax.set_title("Accounts: potential × adoption")
