@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO := data/demo
 SEED ?= 7
 
-.PHONY: setup report test test-fast sample demo national benchmark clean lock app browser
+.PHONY: setup report test test-fast sample demo national benchmark clean lock app browser screenshots
 
 setup: $(STAMP)
 
@@ -40,6 +40,11 @@ app: $(STAMP)
 browser:
 	test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# Screenshots of the sample reports (docs/report-<analysis>.png), from the committed notebooks,
+# in Debian's headless Chromium (make browser installs it; nothing is downloaded).
+screenshots: $(STAMP)
+	$(BIN)/python -m crmlab.reporting.screenshots --out docs
 
 # Everything: tests (slow ones too), the notebooks against their outputs (nbval) and the
 # docstring examples of crmlab/ (the notebooks' paired .py scripts are not modules: ignored).

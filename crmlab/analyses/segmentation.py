@@ -175,6 +175,8 @@ class SegmentationResult(AnalysisResult):
     funnel: pd.DataFrame | Skipped
     visits: pd.DataFrame | None
     reps: pd.DataFrame | None
+    #: Brand per product ID (``products.brand``), so that reports name products as people know them.
+    product_names: dict = dataclasses.field(default_factory=dict)
 
     def ran(self, part: str) -> bool:
         """Whether the data supported ``part``."""
@@ -350,4 +352,13 @@ def run(data: str | Dataset = "data/sample", **params) -> SegmentationResult:
         rep_quality=step("call_plan", quality_by_rep, ds.visits, quality),
         funnel=step("funnel", adoption_funnel, graded, ds.visits, ds.prescriptions, quota,
                     product_ids=own_products, months=p.funnel_months),
+        product_names=_brands(ds.products),
         visits=ds.visits, reps=ds.reps)
+
+
+def _brands(products: pd.DataFrame | None) -> dict:
+    """Brand per product ID, where the products table gives one."""
+    if products is None or "brand" not in products:
+        return {}
+    named = products.dropna(subset=["brand"])
+    return dict(zip(named["product_id"].astype(str), named["brand"].astype(str)))

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crmlab.config import SAMPLE_DIR, resolve_path
+from crmlab.reporting import style
 
 #: Key figures recorded on ``data/sample`` with the default parameters. Their last digits
 #: vary with the BLAS kernel and thread count (the fit is an optimisation), so the
@@ -55,13 +56,18 @@ def format_estimate(effect: dict | None, alpha: float = 0.05) -> str:
     Examples
     --------
     >>> format_estimate({"estimate": 0.8634, "std_error": 0.163, "ci_low": 0.543, "ci_high": 1.183})
-    '0.86 (95% CI 0.54 to 1.18)'
+    '0.86 (95% CI 0.54–1.18)'
     """
     if not effect or effect.get("estimate") is None:
         return "not estimated"
     d = decimals(effect["std_error"])
-    return (f"{effect['estimate']:.{d}f} ({100 * (1 - alpha):g}% CI {effect['ci_low']:.{d}f} to "
+    return (f"{effect['estimate']:.{d}f} ({100 * (1 - alpha):g}% CI {effect['ci_low']:.{d}f}–"
             f"{effect['ci_high']:.{d}f})")
+
+
+def data_period(result) -> str:
+    """The months of the outcome panel, e.g. "2023-01 to 2025-12"."""
+    return f"{result.months[0]:%Y-%m} to {result.months[-1]:%Y-%m}"
 
 
 def headline(result) -> str:
@@ -87,10 +93,15 @@ def key_findings(result) -> list[str]:
         out.append(f"Comparing visited with less-visited {result.unit}s naively gives {naive['estimate']:.2f} per "
                    f"visit, {naive['estimate'] / long_run['estimate']:.1f} times the causal estimate: reps visit "
                    "the big prescribers more.")
-    for effect in result.event_effects:
-        if effect.estimated:
-            out.append(f"A {effect.event_type} adds {format_estimate(effect.per_attendee_total, alpha)} "
-                       f"{result.outcome} per attendee ({effect.attendees} attendees, ROI {_percent(effect.roi)}).")
+    events = [effect for effect in result.event_effects if effect.estimated]
+    if events:
+        parts = [f"{effect.event_type} {'adds ' * (i == 0)}{format_estimate(effect.per_attendee_total, alpha)}"
+                 f"{(' ' + result.outcome + ' per attendee') * (i == 0)} ({effect.attendees} attendees, "
+                 f"ROI {_percent(effect.roi)})" for i, effect in enumerate(events)]
+        paying = [effect.event_type for effect in events if effect.roi is not None and effect.roi > 0]
+        advice = (f"only {', '.join(paying)} pay{'s' * (len(paying) == 1)} for {'itself' if len(paying) == 1 else 'themselves'}"
+                  if paying else "no event type pays for itself at these costs")
+        out.append("A " + "; a ".join(parts) + f": {advice}.")
     for campaign in result.campaigns:
         if campaign.estimated:
             out.append(f"The {campaign.region} campaign lifted the region's sales by {campaign.lift_pct:.0%} "
@@ -109,7 +120,7 @@ def effects_table(effects: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     --------
     >>> effects_table(pd.DataFrame({"effect": ["carryover"], "estimate": [0.4531], "std_error": [0.1],
     ...     "ci_low": [0.257], "ci_high": [0.649]})).iloc[0, 0]
-    '0.45 (95% CI 0.26 to 0.65)'
+    '0.45 (95% CI 0.26–0.65)'
     """
     key = next(c for c in ("effect", "method", "segment") if c in effects)
     column = f"estimate ({100 * (1 - alpha):g}% CI)"
@@ -175,6 +186,20 @@ def methods(result) -> list[str]:
     found = [result.visit_summary()["method"]]
     found += [e["method"] for e in result.events if e.get("method")]
     return list(dict.fromkeys(found))
+
+
+def roi_events_table(result):
+    """ROI by event type as a report table: effect per attendee with its interval, ROI in percent."""
+    from crmlab.reporting.tables import fmt_interval, table
+
+    roi = result.roi_events.copy()
+    roi.insert(roi.columns.get_loc("per_attendee_total"), "per attendee (95% CI)",
+               [fmt_interval(r.per_attendee_total, r.per_attendee_total_ci_low, r.per_attendee_total_ci_high)
+                for r in roi.itertuples()])
+    roi = roi.drop(columns=["per_attendee_total", "per_attendee_total_ci_low", "per_attendee_total_ci_high"])
+    return table(roi, f"ROI by event type: {result.outcome} added per attendee, incremental units and revenue "
+                 "against the cost.", index="event_type", percent=["roi"],
+                 decimals={"incremental_units": 0, "incremental_revenue": 0, "cost": 0})
 
 
 def is_committed_sample(data_dir, params) -> bool:
@@ -250,8 +275,8 @@ def plot_event_study(event_study: pd.DataFrame):
         d = event_study[event_study["event_type"] == event_type]
         ax.errorbar(d["months_after"], d["estimate"], yerr=[d["estimate"] - d["ci_low"], d["ci_high"] - d["estimate"]],
                     fmt="o", capsize=2)
-        ax.axhline(0, color="grey", lw=1)
-        ax.axvline(-0.5, color="grey", ls=":")
+        ax.axhline(0, color=style.MUTED, lw=1)
+        ax.axvline(-0.5, color=style.MUTED, ls=":")
         ax.set_title(event_type)
         ax.set_xlabel("months after the event")
     axes[0][0].set_ylabel("lift per attendee")
@@ -298,7 +323,7 @@ def plot_roi_events(roi_events: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(5, 3.5))
     d = roi_events.dropna(subset=["roi"])
     ax.bar(d["event_type"], d["roi"])
-    ax.axhline(0, color="grey", lw=1)
+    ax.axhline(0, color=style.MUTED, lw=1)
     ax.set_ylabel("ROI")
     fig.tight_layout()
     return fig
@@ -310,7 +335,7 @@ def plot_campaign(path: pd.DataFrame):
     ax.plot(path["month"], path["actual"], label="region")
     ax.plot(path["month"], path["synthetic"], ls="--", label="synthetic control")
     start = path.loc[path["post"], "month"].min()
-    ax.axvline(start, color="grey", ls=":")
+    ax.axvline(start, color=style.MUTED, ls=":")
     ax.legend()
     fig.tight_layout()
     return fig

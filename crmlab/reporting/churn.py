@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from crmlab.reporting import style
+
 # feature -> phrase(value, level); only features whose value raised the risk are worded
 _VOLUME_WORD = {"doctor": "prescriptions", "account": "sales"}
 
@@ -214,7 +216,7 @@ def plot_gain(backtest, ax=None):
     for name in backtest.metrics.index:
         g = gain_table(y, backtest.scores[name], n_bins=20)
         ax.plot(np.r_[0, g["share_contacted"]], np.r_[0, g["cumulative_gain"]], label=name)
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
+    ax.plot([0, 1], [0, 1], color=style.MUTED, linestyle=":", label="random")
     ax.set(xlabel="share of entities contacted (highest risk first)", ylabel="share of churners reached",
            title="Gain chart (backtest)")
     ax.legend(fontsize=8)
@@ -230,7 +232,7 @@ def plot_calibration(backtest, model: str, n_bins: int = 10, ax=None):
     y = backtest.scores["churned"].to_numpy(float)
     bins = pd.qcut(pd.Series(risk).rank(method="first"), n_bins, labels=False)
     frame = pd.DataFrame({"bin": bins, "risk": risk, "y": y}).groupby("bin").mean()
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    ax.plot([0, 1], [0, 1], color=style.MUTED, linestyle=":")
     ax.plot(frame["risk"], frame["y"], marker="o")
     ax.set(xlabel="predicted risk", ylabel="observed churn rate", title=f"Calibration ({model})")
     return ax
@@ -345,8 +347,21 @@ def bgnbd_table(result) -> pd.DataFrame:
     return table
 
 
-def key_findings(result) -> str:
-    """The report's opening: what was found, in words and numbers from the result."""
+def data_period(result) -> str:
+    """Activity window to as_of, e.g. "2025-07 to 2025-12 (as of 2025-12-31)"."""
+    definition = result.summary()["definition"]
+    as_of = pd.Timestamp(definition["as_of"])
+    start = as_of - pd.DateOffset(months=result.params.active_months - 1)
+    return f"{start:%Y-%m} to {as_of:%Y-%m} (as of {as_of.date()})"
+
+
+def notes(result) -> list[str]:
+    """The analysis' notes on its fits (shown after the key findings)."""
+    return list(result.summary()["notes"])
+
+
+def key_findings(result) -> list[str]:
+    """The report's opening: what was found and whom to call, in 6 sentences from the result."""
     s = result.summary()
     counts, definition, level = s["counts"], s["definition"], s["definition"]["level"]
     volume = "prescriptions" if definition["volume_source"] == "prescriptions" else "units"
@@ -356,10 +371,11 @@ def key_findings(result) -> str:
     lines.append(f"Early warning: {plural(counts['early_warning'], level)} still active are at risk, "
                  f"{counts['volume_at_stake_early_warning']:,.0f} {volume} at stake over the next "
                  f"{plural(definition['horizon_months'], 'month')}; {counts['early_warning_not_visited']:,} of "
-                 f"them have not been visited for a month or more.")
+                 f"them have not been visited for a month or more"
+                 + (": call those first." if counts["early_warning_not_visited"] else "."))
     lines.append(f"Win-back: {plural(counts['win_back'], level)} had no volume for "
                  f"{plural(result.params.win_back_months, 'month')} or more "
-                 f"({counts['volume_at_stake_win_back']:,.0f} {volume} at stake).")
+                 f"({counts['volume_at_stake_win_back']:,.0f} {volume} at stake): a win-back visit, not a reminder.")
     lines.append(f"The risk comes from the {s['scored_with']} model; "
                  + ("p_alive (BG/NBD) is shown where it does not contradict the risk."
                     if s["p_alive_shown"] else
@@ -377,8 +393,7 @@ def key_findings(result) -> str:
     else:
         lines.append(s["backtest"]["note"])
     lines.append(bgnbd_check_note(result.bgnbd_check))
-    lines.extend(s["notes"])
-    return "\n".join(f"- {line}" for line in lines)
+    return lines
 
 
 def alert_list(table: pd.DataFrame, rows: int = 15) -> pd.DataFrame:

@@ -1,8 +1,15 @@
-"""One display setup for every notebook, so that outputs are the same on every run."""
+"""One display setup for every notebook, so that outputs are the same on every run.
+
+Also the pieces every report shares (:mod:`crmlab.reporting.tables` for tables and
+:mod:`crmlab.reporting.findings` for the key findings): the display setup here puts the
+house style (:mod:`crmlab.reporting.style`) on every plot.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
+
+from crmlab.reporting.style import apply_style
 
 FIGURE_DPI = 100
 
@@ -15,7 +22,7 @@ def setup_display() -> None:
     """Fix pandas, matplotlib and seaborn display settings for deterministic outputs.
 
     Call it first in every notebook. It sets pandas to 30 columns, 120 characters and
-    floats with 4 significant digits, the seaborn theme, and matplotlib figures at a
+    floats with 4 significant digits, the house style (font, palette), and matplotlib figures at a
     fixed size and 100 dpi with a fixed SVG hash salt. It selects no backend: the
     notebook's ``%matplotlib inline`` does that, and everything here also works under
     Agg (papermill, nbval, CI).
@@ -26,14 +33,13 @@ def setup_display() -> None:
     >>> setup_display()
     """
     import matplotlib as mpl
-    import seaborn as sns
 
     pd.set_option("display.max_columns", 30)
     pd.set_option("display.width", 120)
     pd.set_option("display.float_format", _four_significant_digits)
 
-    # set_theme resets the rcParams it owns, so the fixed values come after it.
-    sns.set_theme(context="notebook", style="whitegrid")
+    # the house style resets the rcParams seaborn owns, so the fixed values come after it.
+    apply_style()
     mpl.rcParams.update({
         "figure.dpi": FIGURE_DPI,
         "savefig.dpi": FIGURE_DPI,

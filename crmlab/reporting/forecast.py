@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from crmlab.reporting import style
+
 LEVELS = ("national", "region", "distributor")
 
 
@@ -54,38 +56,63 @@ def accuracy_table(summary: dict) -> pd.DataFrame:
     return table.sort_values(["measure", "level"], ascending=[False, True]).round(3).reset_index(drop=True)
 
 
-def key_findings(result) -> str:
-    """Key findings in words and numbers, from the result.
+def data_period(result) -> str:
+    """History and forecast months, e.g. "2023-01 to 2025-12; forecast to 2026-06"."""
+    months = result.totals["month"]
+    forecast = result.tables["forecast"]["month"]
+    return (f"{pd.Timestamp(months.min()):%Y-%m} to {pd.Timestamp(months.max()):%Y-%m}; forecast to "
+            f"{pd.Timestamp(forecast.max()):%Y-%m}")
+
+
+def key_findings(result) -> list[str]:
+    """Key findings in words and numbers, from the result (3 to 6 sentences).
 
     Examples
     --------
-    >>> print(key_findings(result))  # doctest: +SKIP
+    >>> key_findings(result)  # doctest: +SKIP
     """
+    from crmlab.reporting.tables import fmt_interval
+
     summary = result.summary()
     lines = []
+    forecast = result.tables["forecast"]
+    national = forecast[(forecast["level"] == "national") & (forecast["measure"] == "sell_out")]
+    if len(national):
+        first = national[national["month"] == national["month"].min()]
+        per_product = "; ".join(f"{row.product_id} {fmt_interval(row.forecast, row.lower, row.upper, 0)}"
+                                for row in first.itertuples())
+        lines.append(f"National sell-out forecast for {pd.Timestamp(first['month'].iat[0]):%B %Y}, units "
+                     f"({1 - result.params.alpha:.0%} interval): {per_product}.")
     for row in accuracy_table(summary).itertuples():
         if row.level != "distributor":
             continue
         chosen = result.forecaster.choice_
         models = chosen[(chosen["measure"] == row.measure) & (chosen["level"] == row.level)]["model"]
         share = models.value_counts(normalize=True)
-        lines.append(f"- {row.measure.replace('_', '-')} per distributor: {share.index[0]} "
+        lines.append(f"{row.measure.replace('_', '-').capitalize()} per distributor: {share.index[0]} "
                      f"({share.iloc[0]:.0%} of series), reconciled by {summary['reconciliation'][row.measure]}; "
                      f"backtest MASE {row.mase_reconciled:.2f} against {row.mase_seasonal_naive:.2f} for "
                      f"seasonal naive ({1 - row.vs_seasonal_naive:+.0%} error reduction)."
                      .replace("(+", "(").replace("(-", "(−"))
-    for tie in summary["selection_ties"]:
-        lines.append(f"- Tie in {tie['measure'].replace('_', '-')} / {tie['group']}: {tie['chosen']} chosen, "
-                     f"within {summary['selection']['tolerance']:.0%} of {', '.join(tie['tied_with'])}.")
+    ties = [f"{tie['measure'].replace('_', '-')} / {tie['group']}: {tie['chosen']} (tied with "
+            f"{', '.join(tie['tied_with'])})" for tie in summary["selection_ties"]]
+    if ties:
+        lines.append(f"Where models tied within {summary['selection']['tolerance']:.0%}, the simplest was kept: "
+                     + "; ".join(ties) + ".")
     coverage = summary.get("interval_coverage", [])
-    if coverage:
-        values = [c["coverage"] for c in coverage if c["coverage"] == c["coverage"]]
-        if values:
-            lines.append(f"- Nominal {1 - result.params.alpha:.0%} intervals covered {min(values):.0%}–"
-                         f"{max(values):.0%} of backtest months, by measure and level.")
+    values = [c["coverage"] for c in coverage if c["coverage"] == c["coverage"]]
+    if values:
+        lines.append(f"Nominal {1 - result.params.alpha:.0%} intervals covered {min(values):.0%}–"
+                     f"{max(values):.0%} of backtest months, by measure and level: plan stock on the interval, "
+                     "not the point forecast.")
+    if result.health is not None and "flags" in result.health:
+        flagged = result.health["flags"].fillna("").astype(str).str.len().gt(0)
+        lines.append(f"Channel health: {int(flagged.sum())} of {len(flagged)} distributor × product series "
+                     "carry a flag (stock outside the target band, stocking up or a stock-out risk); see the "
+                     "table under Channel health.")
     if result.skipped:
-        lines.append("- " + "; ".join(f"{part} skipped ({reason})" for part, reason in result.skipped.items()) + ".")
-    return "\n".join(lines)
+        lines.append("; ".join(f"{part} skipped ({reason})" for part, reason in result.skipped.items()) + ".")
+    return lines[:6]
 
 
 def national_totals(totals: pd.DataFrame, months: int = 8) -> pd.DataFrame:
@@ -204,9 +231,9 @@ def fan_chart(history: pd.DataFrame, forecast: pd.DataFrame, measure: str = "sel
         match = dict(zip(keys, row))
         past = history.loc[(history[keys] == pd.Series(match)).all(axis=1)]
         ahead = forecast.loc[(forecast[keys] == pd.Series(match)).all(axis=1) & (forecast["measure"] == measure)]
-        ax.plot(past["month"], past[measure], color="black", lw=1.2, label="actual")
-        ax.plot(ahead["month"], ahead["forecast"], color="tab:blue", lw=1.6, label="forecast")
-        ax.fill_between(ahead["month"], ahead["lower"], ahead["upper"], color="tab:blue", alpha=0.25,
+        ax.plot(past["month"], past[measure], color=style.INK, lw=1.2, label="actual")
+        ax.plot(ahead["month"], ahead["forecast"], color=style.PALETTE[0], lw=1.6, label="forecast")
+        ax.fill_between(ahead["month"], ahead["lower"], ahead["upper"], color=style.PALETTE[0], alpha=0.25,
                         label="80% interval")
         name = "national" if match["level"] == "national" else match["distributor_id"]
         model = ahead["model"].iat[0] if len(ahead) else ""
@@ -236,7 +263,7 @@ def accuracy_plot(backtest: pd.DataFrame):
                  .reindex(columns=levels))
         table = table.loc[table.mean(axis=1).sort_values().index]
         table.plot.bar(ax=ax, width=0.8)
-        ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+        ax.axhline(1.0, color=style.MUTED, lw=0.8, ls="--")
         ax.set_title(measure.replace("_", "-"))
         ax.set_xlabel("")
         ax.set_ylabel("MASE (lower is better)")
@@ -262,7 +289,7 @@ def days_on_hand_heatmap(panel: pd.DataFrame, doh_low: float = 20.0, doh_high: f
     height = min(12.0, 1.5 + 0.22 * len(wide))
     fig, ax = plt.subplots(figsize=(12, height))
     center = (doh_low + doh_high) / 2
-    sns.heatmap(wide, ax=ax, cmap="RdBu_r", center=center, vmin=0, vmax=2 * center,
+    sns.heatmap(wide, ax=ax, cmap=style.DIVERGING, center=center, vmin=0, vmax=2 * center,
                 cbar_kws={"label": "days on hand"}, yticklabels=len(wide) <= 60)
     ax.set_xlabel("")
     ax.set_ylabel("")

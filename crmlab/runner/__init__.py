@@ -4,7 +4,8 @@ A run of analysis ``A`` into ``OUT`` executes ``notebooks/A/A.ipynb`` in a tempo
 folder ``OUT/.tmp-A-*`` and, only if it succeeds, swaps that folder into ``OUT/A``:
 
 - ``A.ipynb`` — the executed notebook,
-- ``report.html`` — the notebook as HTML with code cells hidden, outputs shown,
+- ``report.html`` — the notebook as a report in the house style, code hidden
+  (:func:`crmlab.reporting.html.report_html`),
 - ``summary.json`` and CSV tables — written by the notebook itself through
   :func:`crmlab.reporting.save_outputs`,
 - ``run.json`` — what ran: parameters, data directory, versions, timing.
@@ -40,11 +41,11 @@ from pathlib import Path
 import nbformat
 import papermill
 from filelock import FileLock
-from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
 from crmlab import __version__, config
+from crmlab.reporting.html import notebook_title, report_html
 from crmlab.runner.folders import new_run_folder, output_root, remove_dead_runs, write_index
 from crmlab.runner.parameters import resolve_parameters
 
@@ -246,11 +247,8 @@ def _execute(analysis: str, notebook: Path, folder: Path, parameters: dict,
         raise RunError(f"{analysis}: execution failed: {type(err).__name__}: {err}") from err
     duration = time.perf_counter() - clock
 
-    title = _title(nb) or analysis
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    (folder / "report.html").write_text(body, encoding="utf-8")
+    title = notebook_title(nb) or analysis
+    (folder / "report.html").write_text(report_html(nb, title), encoding="utf-8")
 
     final = folder.parent / analysis
     run = {
@@ -281,17 +279,6 @@ def _kernel_config(sockets: Path) -> Config:
     if os.name == "nt":
         return Config()
     return Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
-
-
-def _title(nb: nbformat.NotebookNode) -> str | None:
-    """The first markdown heading of the notebook, without its ``#`` marks."""
-    for cell in nb.cells:
-        if cell.cell_type != "markdown":
-            continue
-        for line in cell.source.splitlines():
-            if line.startswith("#"):
-                return line.lstrip("#").strip()
-    return None
 
 
 __all__ = ["RunError", "run_analyses", "run_analysis", "write_index"]

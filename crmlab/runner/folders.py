@@ -95,11 +95,68 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def write_index(out_dir: str | Path) -> Path:
-    """Write ``OUT/index.html`` linking every ``OUT/<analysis>/report.html``.
+INDEX_CSS = """
+body{font-family:"DejaVu Sans","Helvetica Neue",Arial,sans-serif;color:#222;margin:0 auto;
+max-width:1100px;padding:1.5em 2em 3em;line-height:1.45}
+h1{border-bottom:3px solid #0072B2;padding-bottom:.3em;font-size:28px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:1.2em}
+.card{border:1px solid #E3E6EA;border-top:4px solid #0072B2;border-radius:6px;padding:.8em 1.2em;
+background:#fff}
+.card h2{font-size:19px;margin:.2em 0 .1em}.card h2 a{color:#0072B2;text-decoration:none}
+.card h2 a:hover{text-decoration:underline}
+.meta{color:#5f6670;font-size:13px;margin:0 0 .6em}
+.card ul{padding-left:1.2em;margin:.4em 0}.card li{margin:.25em 0;font-size:14px}
+.none{color:#5f6670;font-style:italic;font-size:14px}
+"""
 
-    Each row shows the report title, when it finished, how long it ran and its data
-    directory, read from the analysis' ``run.json``.
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _inline(text: str) -> str:
+    """A key-finding sentence as HTML: escaped, with Markdown ``**bold**`` and ``code``."""
+    import re
+
+    text = html.escape(str(text))
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+
+
+def _card(folder: Path) -> str:
+    """One analysis as a card: its title (linked), run time, data period and key findings."""
+    run = _read_json(folder / "run.json")
+    summary = _read_json(folder / "summary.json")
+    duration = run.get("duration_s")
+    meta = [f"{html.escape(folder.name)}",
+            f"finished {html.escape(run.get('finished', '').replace('T', ' ').removesuffix('+00:00'))} UTC"
+            if run.get("finished") else "",
+            "" if duration is None else f"ran {duration:.1f} s",
+            f"data {html.escape(str(summary['data_period']))}" if summary.get("data_period") else "",
+            f"from {html.escape(str(run.get('data_dir', '')))}" if run.get("data_dir") else ""]
+    findings = summary.get("key_findings") or []
+    body = ("<ul>" + "".join(f"<li>{_inline(sentence)}</li>" for sentence in findings) + "</ul>"
+            if findings else '<p class="none">No key findings recorded: open the report.</p>')
+    return "\n".join([
+        '<section class="card">',
+        f'<h2><a href="{quote(folder.name)}/report.html">'
+        f"{html.escape(run.get('title') or folder.name)}</a></h2>",
+        f'<p class="meta">{" · ".join(part for part in meta if part)}</p>',
+        body,
+        "</section>",
+    ])
+
+
+def write_index(out_dir: str | Path) -> Path:
+    """Write ``OUT/index.html``: one card per ``OUT/<analysis>/report.html``.
+
+    Each card links the report and shows when it finished, how long it ran, the data
+    period and directory (from ``run.json`` and ``summary.json``) and the analysis' key
+    findings (the ``key_findings`` entry of its ``summary.json``).
 
     Parameters
     ----------
@@ -123,35 +180,16 @@ def write_index(out_dir: str | Path) -> Path:
                       if not path.parent.name.startswith(".")
                       and not path.parent.name.endswith(".failed")),
                      key=lambda folder: (order.get(folder.name, len(order)), folder.name))
-    rows = []
-    for folder in reports:
-        try:
-            run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            run = {}
-        duration = run.get("duration_s")
-        cells = [
-            f'<a href="{quote(folder.name)}/report.html">'
-            f"{html.escape(run.get('title') or folder.name)}</a>",
-            html.escape(folder.name),
-            html.escape(run.get("finished", "")),
-            "" if duration is None else f"{duration:.1f} s",
-            html.escape(str(run.get("data_dir", ""))),
-        ]
-        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     page = "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en">',
         '<head><meta charset="utf-8"><title>crmlab reports</title>',
-        "<style>body{font-family:sans-serif;margin:2em}"
-        "th,td{padding:.3em 1em;text-align:left}</style></head>",
+        f"<style>{INDEX_CSS}</style></head>",
         "<body>",
         "<h1>crmlab reports</h1>",
-        "<table>",
-        "<thead><tr><th>Report</th><th>Analysis</th><th>Finished (UTC)</th>"
-        "<th>Duration</th><th>Data</th></tr></thead>",
-        "<tbody>", *rows, "</tbody>",
-        "</table>",
+        '<div class="cards">',
+        *(_card(folder) for folder in reports),
+        "</div>",
         "</body>",
         "</html>",
         "",

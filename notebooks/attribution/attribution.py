@@ -27,6 +27,8 @@ import matplotlib.pyplot as plt
 from crmlab.analyses import attribution
 from crmlab.reporting import rejects_note, setup_display
 from crmlab.reporting import attribution as report
+from crmlab.reporting.findings import publish_findings, show_findings
+from crmlab.reporting.tables import table
 
 setup_display()
 
@@ -47,9 +49,6 @@ alpha = 0.05
 
 # %%
 result = attribution.run(data_dir, **attribution.AttributionParams.pick(globals()))
-print(report.headline(result))
-print(rejects_note(result.rejects))
-print(*result.notes, sep="\n")
 
 # %% [markdown]
 # ## Key findings
@@ -59,12 +58,13 @@ print(*result.notes, sep="\n")
 # recorded on the committed sample, within its own standard error.
 
 # %% tags=["nbval-ignore-output"]
-print(*report.key_findings(result), sep="\n")
+findings = report.key_findings(result)
+show_findings(findings)
 
 # %%
 checks = report.recorded_checks(result, data_dir)
 assert checks["within"].all(), checks
-print(report.checks_note(checks))
+print(report.headline(result), rejects_note(result.rejects), *result.notes, report.checks_note(checks), sep="\n")
 
 # %% [markdown]
 # ## Which design estimates the visit effect
@@ -81,7 +81,8 @@ print(report.checks_note(checks))
 print(f"Main design: {result.visit_design}")
 
 # %% tags=["nbval-ignore-output"]
-report.design_table(result)
+table(report.design_table(result), "Visit effect by design: long-run effect per visit, the lead placebo and the "
+      "instruments' strength.")
 
 # %% [markdown]
 # ## Visit lift
@@ -96,17 +97,20 @@ if result.visit_model is not None:
     plt.show()
 
 # %% tags=["nbval-ignore-output"]
-report.effects_table(result.visit_model.results_.effects, alpha) if result.visit_model else None
+table(report.effects_table(result.visit_model.results_.effects, alpha),
+      "Visit effects of the main design, with their intervals.") if result.visit_model else None
 
 # %% tags=["nbval-ignore-output"]
-report.effects_table(result.naive_vs_causal, alpha) if result.visit_model else None
+table(report.effects_table(result.naive_vs_causal, alpha),
+      "Effect per visit: naive comparisons against the causal designs.") if result.visit_model else None
 
 # %% [markdown]
 # Long-run effect per visit by potential (terciles of the first 6 months' outcome),
 # conditional on the pooled carry-over and saturation.
 
 # %% tags=["nbval-ignore-output"]
-report.effects_table(result.visit_effects_by_segment, alpha) if result.visit_model else None
+table(report.effects_table(result.visit_effects_by_segment, alpha),
+      "Long-run effect per visit by potential tercile.") if result.visit_model else None
 
 # %% [markdown]
 # ## Event lift
@@ -118,10 +122,12 @@ report.plot_event_study(result.event_study)
 plt.show()
 
 # %%
-result.event_study.groupby("event_type", sort=False).size().rename("months estimated")
+table(result.event_study.groupby("event_type", sort=False).size().rename("months estimated"),
+      "Months estimated in the event study, per event type.")
 
 # %% tags=["nbval-ignore-output"]
-report.event_effects_table(result)
+table(report.event_effects_table(result), "Event effects per attendee, with pre-trend test and ROI.",
+      percent=["ROI"])
 
 # %% [markdown]
 # ## Regional campaign (synthetic control) and ROI by event type
@@ -130,12 +136,14 @@ report.event_effects_table(result)
 if result.campaign_model is not None:
     report.plot_campaign(result.tables["campaign_path"])
     plt.show()
-report.campaigns_table(result)
+table(report.campaigns_table(result), "Regional campaigns (synthetic control): lift, incremental units and "
+      "revenue, ROI and fit before the campaign.", rename={"event_id": "campaign"}, percent=["lift_pct", "roi"],
+      decimals={"cost": 0, "incremental_units": 0, "incremental_revenue": 0})
 
 # %% tags=["nbval-ignore-output"]
 report.plot_roi_events(result.roi_events)
 plt.show()
-result.roi_events.set_index("event_type").round(2)
+report.roi_events_table(result)
 
 # %% [markdown]
 # ## Account ROI: where extra visits would pay most
@@ -146,7 +154,8 @@ print(f"{len(result.roi_accounts)} accounts, {int(result.roi_accounts['visits'].
       f"product {result.product_id}")
 
 # %% tags=["nbval-ignore-output"]
-result.roi_accounts.set_index("rank").head(10).round(2)
+table(result.roi_accounts, "The 10 accounts where one more visit a month pays most.", index="rank", rows=10,
+      percent=["roi"])
 
 # %% [markdown]
 # ## Method
@@ -156,3 +165,4 @@ print(*report.methods(result), sep="\n\n")
 
 # %%
 result.save(out_dir)
+publish_findings(out_dir, findings, report.data_period(result))

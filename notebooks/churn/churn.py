@@ -26,7 +26,10 @@ import matplotlib.pyplot as plt
 
 from crmlab.analyses import churn
 from crmlab.reporting import churn as churn_report
+from crmlab.reporting import churn_tables
 from crmlab.reporting import rejects_note, setup_display
+from crmlab.reporting.findings import publish_findings, show_findings
+from crmlab.reporting.tables import table
 
 setup_display()
 
@@ -53,13 +56,16 @@ time_unit = "auto"
 
 # %%
 result = churn.run(data_dir, **churn.ChurnParams.pick(globals()))
-print(rejects_note(result.rejects))
 
 # %% [markdown]
 # ## Key findings
 
 # %%
-print(churn_report.key_findings(result))
+findings = churn_report.key_findings(result)
+show_findings(findings)
+
+# %%
+print(rejects_note(result.rejects), *churn_report.notes(result), sep="\n")
 
 # %% [markdown]
 # ## Backtest
@@ -72,21 +78,18 @@ print(churn_report.key_findings(result))
 # stops, so many churners are already at zero when scored and every model ranks them easily).
 
 # %%
-print(result.summary()["backtest"]["note"])
-churn_report.metrics_table(result)
-
-# %% [markdown]
-# Chosen model minus best rule (ROC AUC), with DeLong's paired 95% interval, per subset:
-
-# %%
-churn_report.comparison_table(result.summary()) if result.backtest is not None else "no backtest"
-
-# %%
 if result.backtest is not None:
     churn_report.plot_gain(result.backtest)
     plt.show()
     churn_report.plot_calibration(result.backtest, result.backtest.chosen)
     plt.show()
+
+# %%
+print(result.summary()["backtest"]["note"])
+churn_tables.metrics_report_table(result)
+
+# %%
+churn_tables.comparison_report_table(result.summary()) if result.backtest is not None else "no backtest"
 
 # %% [markdown]
 # ## Early warning: still prescribing or buying, at risk
@@ -98,14 +101,16 @@ if result.backtest is not None:
 # dated by day or week) and never where it contradicts the risk.
 
 # %%
-churn_report.alert_list(result.early_warning)
+churn_tables.alert_table(result.early_warning, "Early warning: still active, at risk, by risk × volume at stake "
+                         "(first 15).")
 
 # %% [markdown]
 # ## Win-back: no volume for the last months
 # At risk and without volume for `win_back_months` months or more: already lost unless won back.
 
 # %%
-churn_report.alert_list(result.win_back)
+churn_tables.alert_table(result.win_back, "Win-back: no volume for the last months, by risk × volume at stake "
+                         "(first 15).")
 
 # %% [markdown]
 # ## Probability alive (BG/NBD)
@@ -115,7 +120,7 @@ churn_report.alert_list(result.win_back)
 # with `r / alpha`, the mean rate, fixed), so they are shown here and checked below.
 
 # %% tags=["nbval-ignore-output"]
-churn_report.bgnbd_table(result)
+table(churn_report.bgnbd_table(result).rename_axis("parameter"), "BG/NBD estimates with their 95% intervals.")
 
 # %%
 print(churn_report.bgnbd_check_note(result.bgnbd_check))
@@ -142,7 +147,7 @@ if len(result.curves["grade"]):
 # %%
 churn_report.plot_risk_by_group(result.by_territory)
 plt.show()
-result.by_territory.head(10)
+churn_tables.territory_table(result.by_territory)
 
 # %% [markdown]
 # ## Method
@@ -161,3 +166,4 @@ result.by_territory.head(10)
 
 # %%
 result.save(out_dir)
+publish_findings(out_dir, findings, churn_report.data_period(result))

@@ -10,12 +10,12 @@
 
 # %%
 # %matplotlib inline
-from IPython.display import Markdown, display
 
 from crmlab.analyses import dedupe
 from crmlab.reporting import rejects_note, setup_display
-from crmlab.reporting.dedupe import (evidence_counts, key_findings, largest_cases,
-                                     match_weights_image, parameters_table)
+from crmlab.reporting.dedupe import (data_period, evidence_counts, key_findings, largest_cases,
+                                     match_weights_image, notes, parameters_table)
+from crmlab.reporting.findings import publish_findings, show_findings
 
 setup_display()
 
@@ -40,8 +40,11 @@ result = dedupe.run(data_dir, **dedupe.DedupeParams.pick(globals()))
 # ## Key findings
 
 # %%
-display(Markdown(key_findings(result)))
-print(rejects_note(result.rejects))
+findings = key_findings(result)
+show_findings(findings)
+
+# %%
+print(rejects_note(result.rejects), *notes(result), sep="\n")
 
 # %% [markdown]
 # ## What the model learnt: match weights
@@ -96,3 +99,4 @@ parameters_table(result)
 
 # %%
 result.save(out_dir)
+publish_findings(out_dir, findings, data_period(result))

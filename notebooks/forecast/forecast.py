@@ -26,7 +26,10 @@
 import matplotlib.pyplot as plt
 
 from crmlab.analyses import forecast
+from crmlab.reporting import forecast as report
 from crmlab.reporting import rejects_note, setup_display
+from crmlab.reporting.findings import publish_findings, show_findings
+from crmlab.reporting.tables import table
 from crmlab.reporting.forecast import (accuracy_plot, accuracy_table, choice_table, data_note,
                                        days_on_hand_heatmap, fan_chart, health_overview, identity_comparison,
                                        interval_table, key_findings, national_totals, skipped_note)
@@ -61,9 +64,6 @@ top_series = 4
 
 # %%
 result = forecast.run(data_dir, **forecast.ForecastParams.pick(globals()))
-print(data_note(result))
-print(rejects_note(result.rejects))
-print(skipped_note(result.skipped))
 
 # %% [markdown]
 # ## Key findings
@@ -71,15 +71,22 @@ print(skipped_note(result.skipped))
 # cell after them checks the claims within a stated tolerance.
 
 # %% tags=["nbval-ignore-output"]
-print(key_findings(result))
+findings = key_findings(result)
+show_findings(findings)
+
+# %% tags=["nbval-ignore-output"]
 accuracy = accuracy_table(result.summary())
-accuracy
+table(accuracy, "Backtest MASE by measure and level: chosen, reconciled, seasonal naive, and the ratio to "
+      "seasonal naive (below 1 is better).", decimals=dict.fromkeys(accuracy.columns[2:], 2),
+      rename={"mase_chosen": "MASE chosen", "mase_reconciled": "MASE reconciled",
+              "mase_seasonal_naive": "MASE seasonal naive", "vs_seasonal_naive": "ratio to seasonal naive"})
 
 # %%
 # the chosen, reconciled forecast beats seasonal naive at every level of the sell-out hierarchy
 # by more than the 0.01 the figures move between machines
 sell_out = accuracy[accuracy["measure"] == "sell_out"].set_index("level")
 assert (sell_out["mase_reconciled"] < sell_out["mase_seasonal_naive"] - 0.01).all(), sell_out
+print(data_note(result), rejects_note(result.rejects), skipped_note(result.skipped), sep="\n")
 
 # %% [markdown]
 # ## The channel panel, national totals
@@ -87,7 +94,8 @@ assert (sell_out["mase_reconciled"] < sell_out["mase_seasonal_naive"] - 0.01).al
 # inventory over the trailing 3-month average daily sell-out.
 
 # %%
-national_totals(result.totals)
+table(national_totals(result.totals), "National totals per product, the last 8 months (units; days on hand in days).",
+      rename={"product_id": "product"})
 
 # %% [markdown]
 # ## Backtest: accuracy by model, level and measure
@@ -100,7 +108,8 @@ accuracy_plot(result.forecaster.backtest_)
 plt.show()
 
 # %% tags=["nbval-ignore-output"]
-result.tables["backtest"]
+table(result.tables["backtest"], "Backtest accuracy of every model by measure and level.", percent=["coverage"],
+      rename={"mase": "MASE", "smape": "sMAPE", "n_series": "series"})
 
 # %% [markdown]
 # ## The model chosen per group
@@ -109,14 +118,16 @@ result.tables["backtest"]
 # Croston, TSB, damped ETS, pooled seasonality, AutoETS, combination, AutoARIMA).
 
 # %%
-choice_table(result.forecaster.choice_)
+table(choice_table(result.forecaster.choice_), "Model chosen per measure and group, with the models it tied with.",
+      rename={"n_series": "series"})
 
 # %% [markdown]
 # ## Intervals: nominal against backtest coverage
 
 # %% tags=["nbval-ignore-output"]
 intervals = interval_table(result.forecaster)
-intervals
+table(intervals, "Intervals: nominal coverage against the backtest coverage of the conformal and base-model "
+      "intervals.", percent=["nominal", "conformal_coverage", "base_model_coverage"])
 
 # %%
 # conformal 80 % intervals cover 65-95 % of backtest months at every level (few origins: coarse)
@@ -128,14 +139,17 @@ assert intervals["conformal_coverage"].between(0.65, 0.95).all(), intervals
 # (by month of the quarter); the best direct sell-in model is compared in the same backtest.
 
 # %% tags=["nbval-ignore-output"]
-identity_comparison(result.forecaster.backtest_)
+table(identity_comparison(result.forecaster.backtest_), "Sell-in: the best direct model against the inventory "
+      "identity, by level.", percent=["coverage_direct", "coverage_identity"],
+      rename={"mase_direct": "MASE direct", "mase_identity": "MASE identity"})
 
 # %% [markdown]
 # ## Reconciliation used, and the forecasts
 # Reconciled forecasts add up from distributors to regions to the nation and are non-negative.
 
 # %%
-result.forecaster.reconciliation_
+table(result.forecaster.reconciliation_, "Reconciliation used per measure (bottom-up or MinT-shrink).",
+      rename={"index": "measure", "value": "reconciliation"})
 
 # %%
 fan_chart(result.totals, result.forecaster.forecast_, "sell_out", top=top_series)
@@ -146,7 +160,9 @@ fan_chart(result.totals, result.forecaster.forecast_, "sell_in", top=top_series)
 plt.show()
 
 # %% tags=["nbval-ignore-output"]
-result.tables["forecast"].query("level == 'national'")
+table(result.tables["forecast"].query("level == 'national'").dropna(axis=1, how="all").drop(columns="level"),
+      f"National forecasts per product and month, with their {1 - alpha:.0%} intervals.",
+      rename={"product_id": "product"}, decimals={"forecast": 0, "lower": 0, "upper": 0})
 
 # %% [markdown]
 # ## Channel health
@@ -158,7 +174,8 @@ days_on_hand_heatmap(result.panel, doh_low=doh_low, doh_high=doh_high)
 plt.show()
 
 # %%
-health_overview(result.health, result.policy)
+table(health_overview(result.health, result.policy), "Channel health per distributor and product: days on hand, "
+      "the revealed ordering policy and the flags.", rename={"distributor_id": "distributor", "product_id": "product"})
 
 # %% [markdown]
 # ## Method
@@ -179,3 +196,4 @@ health_overview(result.health, result.policy)
 
 # %%
 result.save(out_dir)
+publish_findings(out_dir, findings, report.data_period(result))

@@ -32,7 +32,7 @@
 # Each part runs when its tables hold data: with account-level sales only, the account
 # segments (deciles per product, potential × adoption, decile migration) run and the
 # doctor and call-plan parts print which table they need; with doctor profiles but no
-# visits, grading and the value estimate run too.
+# visits, grading and the value estimate run too. The method is at the end.
 
 # %%
 # %matplotlib inline
@@ -42,6 +42,8 @@ from crmlab.analyses import segmentation
 from crmlab.reporting import rejects_note, setup_display
 from crmlab.reporting import segmentation as report
 from crmlab.reporting.checks import checks_note
+from crmlab.reporting.findings import publish_findings, show_findings
+from crmlab.reporting.tables import table
 from crmlab.reporting.segmentation_explorer import (
     explorer_compliance,
     explorer_table,
@@ -92,13 +94,16 @@ quality_target_minutes = 15.0
 
 # %%
 result = segmentation.run(data_dir, **segmentation.SegmentationParams.pick(globals()))
-print(rejects_note(result.rejects))
 
 # %% [markdown]
 # ## Key findings
 
 # %%
-print(*report.key_findings(result), sep="\n")
+findings = report.key_findings(result)
+show_findings(findings)
+
+# %%
+print(rejects_note(result.rejects))
 
 # %% [markdown]
 # ## What this data supports
@@ -108,7 +113,7 @@ print(*report.key_findings(result), sep="\n")
 # `doctors`, the call plan needs `reps` and `visits`. Skipped parts say so below.
 
 # %%
-report.parts_table(result.parts)
+table(report.parts_table(result.parts), "Parts of the segmentation and the tables each needs.")
 
 # %% [markdown]
 # ## Doctor grading
@@ -120,7 +125,7 @@ report.parts_table(result.parts)
 report.grading_weights(result.grader)
 
 # %%
-report.grade_table(result.graded)
+report.grades(result.graded)
 
 # %%
 report.plot_grade_distribution(result.graded, by="region")
@@ -131,7 +136,8 @@ plt.show()
 # columns: grades with the tier weight raised by 0.3 (everything else unchanged).
 
 # %%
-report.grade_shift(result.indicators, result.params, {"weight_tier": weight_tier + 0.3})
+report.plot_grade_shift(result.indicators, result.params, {"weight_tier": weight_tier + 0.3})
+plt.show()
 
 # %% [markdown]
 # ## Value estimate without doctor-level prescriptions
@@ -144,7 +150,7 @@ report.grade_shift(result.indicators, result.params, {"weight_tier": weight_tier
 # far it can be trusted.
 
 # %%
-report.view(result.value_check, 3)
+report.value_check_table(result.value_check)
 
 # %% [markdown]
 # ## Deciles
@@ -152,19 +158,22 @@ report.view(result.value_check, 3)
 # **Doctors**: count deciles of monthly prescriptions over the last `volume_months`
 # months (10 = top prescribers, 0 = none); without prescriptions the value estimate is
 # ranked instead. **Accounts**: deciles of own sell-out and of each product's sell-out.
-# Migration: decile in the previous period (rows) against the latest period (columns).
+# Migration: decile in the previous period (rows) against the latest period (columns);
+# the diagonal holds those who stayed.
 
 # %%
-report.decile_counts(result.deciles)
+report.plot_migration(result.deciles_before, result.deciles, "doctors")
+plt.show()
 
 # %%
-report.migration(result.deciles_before, result.deciles)
+report.deciles_table(result.deciles, result.product_names, "doctors")
 
 # %%
-report.decile_counts(result.account_deciles)
+report.plot_migration(result.account_deciles_before, result.account_deciles, "accounts")
+plt.show()
 
 # %%
-report.migration(result.account_deciles_before, result.account_deciles)
+report.deciles_table(result.account_deciles, result.product_names, "accounts")
 
 # %% [markdown]
 # ## Accounts: potential × adoption
@@ -176,11 +185,11 @@ report.migration(result.account_deciles_before, result.account_deciles)
 # **Defend** (high, high), **Grow** (low, low), **Maintain** (low, high).
 
 # %%
-report.quadrant_table(result.accounts)
-
-# %%
 report.plot_potential_adoption(result.accounts)
 plt.show()
+
+# %%
+report.quadrant_table(result.accounts)
 
 # %% [markdown]
 # ## Behavioural clusters
@@ -195,12 +204,12 @@ plt.show()
 # after them holds the chosen k, the silhouette and the stability to the values recorded
 # on the committed sample, within a stated tolerance.
 
-# %% tags=["nbval-ignore-output"]
-report.cluster_selection(result.clusters)
-
 # %%
 report.plot_cluster_selection(report.cluster_selection(result.clusters))
 plt.show()
+
+# %% tags=["nbval-ignore-output"]
+report.cluster_selection_table(result.clusters)
 
 # %% [markdown]
 # Stability: adjusted Rand index between the clustering and clusterings refitted on
@@ -214,12 +223,12 @@ checks = report.recorded_checks(result, data_dir)
 assert checks["within"].all(), checks
 print(checks_note(checks, "clustering figures"))
 
-# %% tags=["nbval-ignore-output"]
-report.view(result.profiles, 2)
-
 # %%
 report.plot_cluster_profiles(result.profiles)
 plt.show()
+
+# %% tags=["nbval-ignore-output"]
+report.profiles_table(result.profiles)
 
 # %% [markdown]
 # ## Call plan and SFE KPIs
@@ -231,57 +240,71 @@ plt.show()
 # doctors seen.
 
 # %%
-report.latest_month(result.manager_kpis)
-
-# %%
 report.plot_compliance_heatmap(result.rep_kpis)
 plt.show()
+
+# %%
+report.kpi_table(report.latest_month(result.manager_kpis), "SFE KPIs per manager, latest month.")
 
 # %% [markdown]
 # **Alerts.** Reps below the compliance threshold in the latest month, and grade-A
 # doctors not seen for `unseen_weeks` weeks.
 
 # %%
-report.view(result.alerts)
+report.kpi_table(result.alerts, "Reps below the compliance threshold in the latest month.")
 
 # %%
-report.view(result.unseen, rows=10)
+report.kpi_table(result.unseen, f"Grade-A doctors not seen for {unseen_weeks} weeks (first 10).", rows=10)
 
 # %% [markdown]
 # **Weekly plan vs actual** (last four weeks per rep) and **visit quality** per rep.
 
 # %%
-report.last_weeks(result.weekly)
+report.kpi_table(report.last_weeks(result.weekly), "Weekly plan against actual visits, last four weeks "
+                 "(first 16 rows).")
 
 # %%
-report.view(result.rep_quality, 1)
+report.quality_table(result.rep_quality)
 
 # %% [markdown]
 # **Adoption funnel** per territory and product over the last `funnel_months` months:
 # target doctors → reached → prescribing → growing.
 
 # %%
-report.view(result.funnel, 2)
+report.kpi_table(result.funnel, "Adoption funnel per territory and product.")
 
 # %% [markdown]
 # ## Manager explorer
 #
 # Move the weights and thresholds, pick a region, territory or specialty: the grade
 # distribution, the segment × grade table and the latest month's compliance per rep
-# update. (Interactive in Jupyter; the default view is printed below.)
+# update. (Interactive in Jupyter and in the managers' dashboard, `crmlab app`; the default
+# view is shown below.)
 
 # %% tags=["nbval-ignore-output"]
 explorer = segmentation_explorer(result)
 explorer_widget(explorer)
 
 # %%
-explorer_table(explorer, "grades")
+table(explorer_table(explorer, "grades"), "Explorer: doctors per grade.", percent=["share"], decimals={"share": 1})
 
 # %% tags=["nbval-ignore-output"]
-explorer_table(explorer, "segments")
+table(explorer_table(explorer, "segments"), "Explorer: doctors per behavioural segment and grade.")
 
 # %%
-explorer_compliance(result, explorer)
+report.kpi_table(explorer_compliance(result, explorer), "Explorer: call plan compliance per rep, latest month.")
+
+# %% [markdown]
+# ## Method
+#
+# Grading: each indicator gets points from a table (tier, title) or its percentile among
+# doctors (outpatients, beds, prescription volume); the score is their weighted sum and
+# the grade follows from the thresholds. Deciles rank doctors (accounts) by monthly volume
+# over the last `volume_months` months and the period before. Potential × adoption cuts
+# accounts at the medians. Behavioural clusters are k-means on standardised features, k by
+# silhouette, stability by bootstrap adjusted Rand index. The call plan counts planned
+# visits as quota × doctors of each grade per rep and month. Doctor names are never shown.
 
 # %%
 result.save(out_dir)
+publish_findings(out_dir, findings, report.data_period(result))
