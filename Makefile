@@ -39,11 +39,11 @@ app: $(STAMP)
 # Headless Chromium and its driver from Debian, for the dashboard's browser test (as root).
 browser:
 	test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-dejavu-core >/dev/null; }
 
 # Screenshots of the sample reports (docs/report-<analysis>.png), from the committed notebooks,
 # in Debian's headless Chromium (make browser installs it; nothing is downloaded).
-screenshots: $(STAMP)
+screenshots: $(STAMP) browser
 	$(BIN)/python -m crmlab.reporting.screenshots --out docs
 
 # Everything: tests (slow ones too), the notebooks against their outputs (nbval) and the
