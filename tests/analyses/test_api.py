@@ -1,5 +1,6 @@
 """Each analysis is one Python call whose result is exactly what `crmlab run` publishes."""
 
+import importlib
 import json
 
 import pandas as pd
@@ -15,10 +16,15 @@ from crmlab.runner import run_analysis
 @pytest.mark.slow
 @pytest.mark.parametrize("analysis", ANALYSES)
 def test_run_equals_published(analysis, tmp_path):
+    """The published summary is the result's, plus the report's key findings and period."""
     published = run_analysis(analysis, data_dir=SAMPLE_DIR, out_dir=tmp_path, progress=False)
     result = get(analysis).run(SAMPLE_DIR)
     summary = json.loads((published / "summary.json").read_text())
     expected = _to_json(result.summary())
+    report = importlib.import_module(f"crmlab.reporting.{analysis}")
+    expected["key_findings"] = report.key_findings(result)
+    if report.data_period(result):
+        expected["data_period"] = report.data_period(result)
     expected.pop("data_dir", None), summary.pop("data_dir", None)
     assert summary == expected
     written = sorted(p.stem for p in published.glob("*.csv"))
