@@ -19,7 +19,7 @@ class Activity:
         band = np.select([rank > 0.9, rank > 0.7, rank > 0.4], cfg.target_frequency[:3],
                          cfg.target_frequency[3])
         frequency = band * rng.lognormal(-0.045, 0.3, len(potential))
-        return band, frequency
+        return band, self._tilt_plan(frequency, potential)
 
     def _visits(self, doctors, territory_idx, holder, effort, potential, launch_month):
         n, n_m = len(doctors), self.cfg.n_months

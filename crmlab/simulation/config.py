@@ -90,12 +90,15 @@ class WorldConfig:
     # rep absences (leave, training, sick days): spells per rep and year; written to
     # the optional ``rep_absences`` table; an absent rep makes no visits
     rep_absence_rate: float = 0.0
+    # heterogeneous, saturating visit response per doctor (issue 12): a shape of
+    # crmlab.simulation.response.RESPONSE_SHAPES, "" = off (one beta and r for all)
+    visit_response: str = ""
 
 
 #: Option fields and their "off" values: written to ``truth.json`` only when switched on.
 OPTIONS: dict[str, float] = {"demand_shock_sd": 0.0, "demand_shock_persistence": 0.85,
                              "feedback_targeting": 0.0, "feedback_expectation_weight": 0.2,
-                             "rep_absence_rate": 0.0}
+                             "rep_absence_rate": 0.0, "visit_response": ""}
 
 #: A world where reps chase demand (issue 17): visits respond to last month's prescribing
 #: surprise, part of which is a persistent demand shock the data do not show; reps are

@@ -37,6 +37,8 @@ class FeedbackTargeting:
         trx = np.zeros((n, n_m))
         decline = np.r_[cfg.lapse_decline, 0.0]
         r, decay, beta = cfg.visit_saturation, cfg.visit_decay, cfg.visit_beta["P01"]
+        if self.response is not None:
+            r, beta = self.response["saturation"], self.response["beta"]
         weights = np.array([cfg.channel_weights[c] for c in CHANNELS])
         base, seminar, season = demand["base"]["P01"], demand["events"]["P01"], demand["shape"]
         carry = np.zeros(n)

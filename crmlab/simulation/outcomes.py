@@ -75,6 +75,8 @@ class Outcomes:
         cfg, rng = self.cfg, self.rng
         base, events = demand["base"], demand["events"]
         visit_lift = {p: self._visit_lift(effective[p], cfg.visit_beta[p]) for p in ("P01", "P02")}
+        if self.response is not None:
+            visit_lift["P01"] = self._response_lift(effective["P01"])
         mean = {p: multiplier * (base[p] + visit_lift[p] + events[p]) for p in ("P01", "P02")}
         lost = (1 - multiplier) * (base["P01"] + base["P02"])
         mean["C01"] = demand["competitor"] + lost

@@ -17,10 +17,11 @@ from crmlab.simulation.config import OPTIONS, START, World, WorldConfig
 from crmlab.simulation.feedback import FeedbackTargeting
 from crmlab.simulation.master import MasterData
 from crmlab.simulation.outcomes import Outcomes
+from crmlab.simulation.response import VisitResponse
 from crmlab.simulation.truth import Truth
 
 
-class Simulator(MasterData, Activity, Capacity, FeedbackTargeting, Outcomes, Channel, Truth):
+class Simulator(MasterData, Activity, Capacity, FeedbackTargeting, Outcomes, Channel, Truth, VisitResponse):
     """One simulated world: ``Simulator(cfg, seed, scale).run()``."""
 
     def __init__(self, cfg: WorldConfig, seed: int, scale: str):
@@ -39,6 +40,7 @@ class Simulator(MasterData, Activity, Capacity, FeedbackTargeting, Outcomes, Cha
         cfg = self.cfg
         territories, accounts = self._geography()
         doctors, account_idx, potential = self._doctors(accounts)
+        self._draw_response(doctors, potential)
         reps, holder, effort, active = self._reps(territories)
         self._rep_ids = reps["rep_id"].to_numpy()
         rep_absences = None
@@ -93,6 +95,9 @@ class Simulator(MasterData, Activity, Capacity, FeedbackTargeting, Outcomes, Cha
         })
         truth = self._truth(effective, raw, counts, visit_lift, onset, seminar_month, launch_month_doc,
                             demand["base"], multiplier, campaign_region, policy, events)
+        if self.response is not None:
+            columns, truth["response"] = self._response_truth()
+            truth_doctors = truth_doctors.assign(**columns)
         return World(tables=tables, truth=truth, truth_doctors=truth_doctors, truth_accounts=truth_accounts)
 
     def _products(self) -> pd.DataFrame:

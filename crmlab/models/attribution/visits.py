@@ -438,6 +438,36 @@ class VisitLift:
                                     self.alpha if alpha is None else alpha)})
         return pd.DataFrame(rows)
 
+    def interacted(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Slopes of the fitted regressor interacted with unit covariates, and their covariance.
+
+        ``design`` has one row per fitted unit (:attr:`fitted_units_`, the sample when
+        ``max_units`` applies) and one column per covariate. The adstock regressor at the
+        fitted carry-over, saturation and channel weights is multiplied by each column,
+        with the same fixed effects, so ``beta_i = design_i @ b`` is unit ``i``'s effect of
+        the first face-to-face visit of a month. Covariance: cluster-robust by unit,
+        conditional on the pooled carry-over and saturation.
+        """
+        design = np.asarray(design, dtype=float)
+        if design.shape[0] != len(self._units):
+            raise ValueError(f"interacted: design has {design.shape[0]} rows, the model {len(self._units)} units")
+        n_m = len(self._months)
+        x = self._regressor(self.theta_)
+        rows = np.repeat(design, n_m, axis=0)[self._keep]
+        X = self._demean(x[:, None] * rows)
+        bread, _ = checked_pinv(X.T @ X, "VisitLift.interacted")
+        b = bread @ (X.T @ self._y_tilde)
+        resid = self._y_tilde - X @ b
+        scores = np.column_stack([np.bincount(self._cluster, weights=X[:, k] * resid, minlength=len(self._units))
+                                  for k in range(X.shape[1])])
+        g = len(np.unique(self._cluster))
+        return b, bread @ (scores.T @ scores * g / max(g - 1, 1)) @ bread
+
+    @property
+    def fitted_units_(self) -> pd.Index:
+        """The units the model was fitted on (a seeded sample when ``max_units`` applies)."""
+        return self._units
+
     def unit_month_lift(self) -> np.ndarray:
         """Estimated incremental outcome per unit and month (all months, units × months), every unit."""
         full = self._full

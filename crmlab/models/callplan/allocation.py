@@ -1,0 +1,106 @@
+"""Allocation of a field force's visits to doctors: greedy by marginal return.
+
+Each doctor ``i`` has a concave response to ``v`` completed visits a month::
+
+    f_i(v) = a_i * (1 - r_i**(k v)) / (1 - r_i)
+
+(``a_i`` the long-run effect of the first effective visit, ``r_i`` the saturation, ``k``
+effective main-product detailing per completed visit). Visits are handed out in steps
+of ``step`` visits a month; for concave responses taking the increments with the
+largest marginal return until each territory's capacity is used is optimal (up to one
+step), and it honours per-doctor minimums and maximums exactly. An increment is taken
+only while it adds something (or, with prices, while it earns more than it costs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def saturating_value(amplitude, saturation, k: float, visits) -> np.ndarray:
+    """``a * (1 - r**(k v)) / (1 - r)`` elementwise (``a k v`` where ``r`` = 1).
+
+    Examples
+    --------
+    >>> saturating_value(np.array([1.0]), np.array([0.5]), 1.0, np.array([2.0])).tolist()
+    [1.5]
+    """
+    a, r = np.asarray(amplitude, float), np.asarray(saturation, float)
+    x = k * np.asarray(visits, float)
+    linear = np.abs(1 - r) < 1e-9
+    safe = np.where(linear, 0.5, r)
+    return a * np.where(linear, x, -np.expm1(x * np.log(safe)) / (1 - safe))
+
+
+def allocate(amplitude, saturation, k: float, territory, capacity, *, min_visits=0.0, max_visits=8.0,
+             step: float = 0.1, unit_value: float | None = None, cost_per_visit: float = 0.0) -> np.ndarray:
+    """Visits a month per doctor maximising the summed response within each territory's capacity.
+
+    Parameters
+    ----------
+    amplitude, saturation : array of shape (n,)
+        ``a_i`` and ``r_i`` of each doctor (a doctor with ``a_i <= 0`` gets only its minimum).
+    k : float
+        Effective detailing per completed visit.
+    territory : array of int, shape (n,)
+        Territory code of each doctor, ``0 .. T-1``.
+    capacity : array of shape (T,)
+        Visits a month each territory can make.
+    min_visits, max_visits : float or array of shape (n,)
+        Per-doctor bounds (must-see doctors: a minimum above 0). Minimums come first; where
+        they exceed a territory's capacity the doctors with the largest first-step return keep theirs.
+    step : float
+        Granularity of the plan (visits a month).
+    unit_value, cost_per_visit : float
+        With ``unit_value`` (price per unit) an increment is taken only while
+        ``unit_value * gain > cost_per_visit * step`` (profit); without, while ``gain > 0``.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        Recommended visits a month; per territory the sum never exceeds the capacity.
+    """
+    a = np.clip(np.asarray(amplitude, float), 0, None)
+    n = len(a)
+    r = np.broadcast_to(np.asarray(saturation, float), (n,))
+    territory = np.asarray(territory, int)
+    capacity = np.asarray(capacity, float)
+    lo = np.broadcast_to(np.asarray(min_visits, float), (n,))
+    hi = np.maximum(np.broadcast_to(np.asarray(max_visits, float), (n,)), lo)
+    n_steps = int(np.ceil(hi.max() / step)) if n else 0
+    if n == 0 or n_steps == 0:
+        return np.zeros(n)
+    j = np.arange(1, n_steps + 1)
+    levels = np.minimum(j[None, :] * step, hi[:, None])
+    value = saturating_value(a[:, None], r[:, None], k, levels)
+    gain = np.diff(np.c_[np.zeros(n), value], axis=1)
+    size = np.diff(np.c_[np.zeros(n), levels], axis=1)  # the last step may be partial (max not on the grid)
+    forced = levels <= lo[:, None] + 1e-9
+    forced |= (levels - size < lo[:, None] - 1e-9)  # the step reaching the minimum
+    worth = gain > 1e-12 if unit_value is None else unit_value * gain > cost_per_visit * size
+    usable = (size > 1e-12) & (forced | worth)
+    doctor = np.repeat(np.arange(n), n_steps)
+    usable, gain, size, forced = usable.ravel(), gain.ravel(), size.ravel(), forced.ravel()
+    idx = np.flatnonzero(usable)
+    # forced steps first (ordered by the doctor's first-step return), then by marginal return
+    first = gain.reshape(n, n_steps)[:, 0][doctor[idx]]
+    key = np.where(forced[idx], 1e12 + first, gain[idx])
+    order = idx[np.lexsort((-key, territory[doctor[idx]]))]
+    used = np.zeros(len(capacity))
+    out = np.zeros(n)
+    cum = _cumsum_by_group(size[order], territory[doctor[order]])
+    take = cum <= capacity[territory[doctor[order]]] + 1e-9
+    np.add.at(out, doctor[order[take]], size[order[take]])
+    np.add.at(used, territory[doctor[order[take]]], size[order[take]])
+    return np.round(out, 10)
+
+
+def _cumsum_by_group(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Running sum of ``values`` restarting at each new ``group`` (rows sorted by group)."""
+    total = np.cumsum(values)
+    if not len(values):
+        return total
+    starts = np.r_[True, group[1:] != group[:-1]]
+    offset = np.where(starts, total - values, 0.0)
+    offset = np.maximum.accumulate(np.where(starts, offset, -np.inf))
+    return total - offset
