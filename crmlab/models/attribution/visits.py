@@ -438,7 +438,8 @@ class VisitLift:
                                     self.alpha if alpha is None else alpha)})
         return pd.DataFrame(rows)
 
-    def interacted(self, design: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def interacted(self, design: np.ndarray, theta: np.ndarray | None = None, *,
+                   ssr_only: bool = False) -> tuple[np.ndarray, np.ndarray] | float:
         """Slopes of the fitted regressor interacted with unit covariates, and their covariance.
 
         ``design`` has one row per fitted unit (:attr:`fitted_units_`, the sample when
@@ -452,9 +453,13 @@ class VisitLift:
         if design.shape[0] != len(self._units):
             raise ValueError(f"interacted: design has {design.shape[0]} rows, the model {len(self._units)} units")
         n_m = len(self._months)
-        x = self._regressor(self.theta_)
+        x = self._regressor(self.theta_ if theta is None else np.asarray(theta, float))
         rows = np.repeat(design, n_m, axis=0)[self._keep]
         X = self._demean(x[:, None] * rows)
+        if ssr_only:
+            b = np.linalg.lstsq(X, self._y_tilde, rcond=None)[0]
+            resid = self._y_tilde - X @ b
+            return float(resid @ resid)
         bread, _ = checked_pinv(X.T @ X, "VisitLift.interacted")
         b = bread @ (X.T @ self._y_tilde)
         resid = self._y_tilde - X @ b

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import optimize
 from sklearn.preprocessing import SplineTransformer
 
 #: Doctor covariates of the response (categorical ones become indicators).
@@ -37,7 +38,12 @@ class HeterogeneousVisitResponse:
     categorical : tuple of str
         Covariate columns entering as indicators (missing ones are skipped).
     min_doctors : int
-        A category with fewer fitted doctors joins ``other``.
+        A category with fewer fitted doctors gets the reference category's effect.
+    profile : bool
+        Re-estimate carry-over and saturation under the heterogeneous model (else the
+        visit lift's pooled ones).
+    shrink : bool
+        Shrink the deviations by empirical Bayes (else plain least squares).
     alpha : float
         Intervals cover ``1 - alpha``.
 
@@ -47,12 +53,14 @@ class HeterogeneousVisitResponse:
     vcov_ : ndarray
     columns_ : list of str
     decay_, saturation_ : float
-        From the visit lift.
+        Carry-over and saturation (profiled under the heterogeneous model, or the visit lift's).
     """
 
     def __init__(self, n_knots: int = 5, categorical: tuple = CATEGORICAL, min_doctors: int = 30,
-                 alpha: float = 0.05):
+                 shrink: bool = True, profile: bool = True, alpha: float = 0.05):
         self.n_knots = n_knots
+        self.profile = profile
+        self.shrink = shrink
         self.categorical = categorical
         self.min_doctors = min_doctors
         self.alpha = alpha
@@ -64,12 +72,9 @@ class HeterogeneousVisitResponse:
             if fit:
                 self._spline = SplineTransformer(n_knots=self.n_knots, degree=3, knots="uniform").fit(
                     np.array([[0.0], [1.0]]))
-            basis = self._spline.transform(np.clip(q, 0, 1))
+            basis = self._spline.transform(np.clip(q, 0, 1))[:, 1:]  # the basis sums to 1: drop one
             parts.append(basis)
-            names += [f"potential_spline_{j}" for j in range(basis.shape[1])]
-        else:
-            parts.append(np.ones((len(covariates), 1)))
-            names.append("intercept")
+            names += [f"potential_spline_{j + 1}" for j in range(basis.shape[1])]
         if fit:
             self.levels_ = {}
             for col in self.categorical:
@@ -83,9 +88,13 @@ class HeterogeneousVisitResponse:
             for level in levels:
                 parts.append((values == level).astype(float)[:, None])
                 names.append(f"{col}={level}")
+        Z = np.hstack(parts) if parts else np.zeros((len(covariates), 0))
         if fit:
-            self.columns_ = names
-        return np.hstack(parts)
+            self.columns_ = ["intercept"] + names
+            self.centre_ = Z.mean(axis=0)
+            self.groups_ = np.array([n.split("=")[0].rsplit("_", 1)[0] if "=" not in n else n.split("=")[0]
+                                     for n in names])
+        return np.hstack([np.ones((len(covariates), 1)), Z - self.centre_])
 
     def fit(self, lift, covariates: pd.DataFrame) -> "HeterogeneousVisitResponse":
         """Fit on a fitted :class:`VisitLift` and doctor covariates indexed by doctor ID.
@@ -100,8 +109,22 @@ class HeterogeneousVisitResponse:
                              f"e.g. {list(missing[:3])}")
         fitted = covariates.reindex(units)
         Z = self._design(fitted, fit=True)
-        self.coef_, self.vcov_ = lift.interacted(Z)
-        self.decay_, self.saturation_ = float(lift.decay_), float(lift.saturation_)
+        theta = np.asarray(lift.theta_, float).copy()
+        if self.profile:
+            # saturation re-estimated under the heterogeneous effect: with one effect for all,
+            # doctors seen often and responding more (or less) bias the pooled saturation
+            def ssr(r):
+                full = theta.copy()
+                full[1] = r
+                return lift.interacted(Z, full, ssr_only=True)
+
+            fit = optimize.minimize_scalar(ssr, bounds=(0.2, 1.0), method="bounded", options={"xatol": 0.01})
+            theta[1] = fit.x
+        b, V = lift.interacted(Z, theta)
+        self.raw_coef_, self.raw_vcov_ = b, V
+        self.coef_, self.vcov_, self.tau_ = _shrink(b, V, self.groups_) if self.shrink else (b, V, {})
+        self.decay_, self.saturation_ = float(theta[0]), float(theta[1])
+        self.theta_ = theta
         self.pooled_beta_ = float(lift.beta_)
         self.n_doctors_ = len(units)
         return self
@@ -124,3 +147,28 @@ class HeterogeneousVisitResponse:
         """Mean ``beta`` over a group of doctors and its standard error."""
         z = self._design(covariates).mean(axis=0)
         return float(z @ self.coef_), float(np.sqrt(max(z @ self.vcov_ @ z, 0.0)))
+
+
+def _shrink(b: np.ndarray, V: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Empirical-Bayes posterior of ``b`` (intercept flat, deviations ``N(0, tau_g**2)`` per group)."""
+    names = list(dict.fromkeys(groups))
+    if not names:
+        return b, V, {}
+    d, Vd = b[1:], V[1:, 1:]
+    member = np.array([names.index(g) for g in groups])
+    scale = np.sqrt(np.maximum(np.diag(Vd), 1e-12)).mean()
+
+    def nll(log_tau):
+        S = Vd + np.diag(np.exp(2 * log_tau)[member])
+        sign, logdet = np.linalg.slogdet(S)
+        return 0.5 * (logdet + d @ np.linalg.solve(S, d)) if sign > 0 else np.inf
+
+    start = np.full(len(names), np.log(scale))
+    fit = optimize.minimize(nll, start, method="L-BFGS-B", bounds=[(np.log(scale) - 8, np.log(scale) + 6)] * len(names))
+    tau = np.exp(fit.x)
+    precision = np.zeros(len(b))
+    precision[1:] = 1 / tau[member] ** 2
+    Vinv = np.linalg.pinv(V)
+    post_cov = np.linalg.pinv(Vinv + np.diag(precision))
+    post_cov = (post_cov + post_cov.T) / 2
+    return post_cov @ Vinv @ b, post_cov, dict(zip(names, tau.tolist()))
