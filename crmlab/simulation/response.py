@@ -134,7 +134,9 @@ class VisitResponse:
         """Per-doctor truth columns and the ``response`` block of ``truth.json``."""
         resp, cfg = self.response, self.cfg
         columns = {"response_beta": resp["beta"].round(6), "response_saturation": resp["saturation"].round(6),
-                   "responder": resp["responder"]}
+                   "responder": resp["responder"],
+                   # what the observables (true potential, specialty) say: E[beta | q, specialty]
+                   "response_expected_beta": (SCALE * (1 - NON_RESPONDER_SHARE) * resp["shape_value"]).round(6)}
         block = {"shape": resp["shape"], "decay": cfg.visit_decay, "scale": SCALE,
                  "non_responder_share": NON_RESPONDER_SHARE, "noise_sd": NOISE_SD,
                  "effective_per_visit": round(effective_per_visit(cfg), 6), "plan_tilt": list(PLAN_TILT),

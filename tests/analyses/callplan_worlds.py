@@ -4,10 +4,11 @@
 doctors who have not lapsed (:func:`crmlab.simulation.response.true_plan_value`). The
 oracle allocates the same capacity per territory knowing the truth; the share of the
 oracle's gain is ``(value(rec) - value(cur)) / (value(oracle) - value(cur))``. The
-*observable ceiling* is the oracle restricted to what can be observed: each doctor's
-true effect averaged within cells of observables (potential decile x specialty x title x
-tier), non-responders and doctor noise averaged out, which is the best any model of
-observables can do.
+*observable ceiling* is the oracle restricted to what observables can tell: it knows the
+planted shape exactly (each doctor's expected effect given true potential and specialty,
+``response_expected_beta``: non-responders and doctor noise averaged out), the true
+saturation, and sees lapses as the data show them. No model of observables can do better
+(up to chance).
 """
 
 from __future__ import annotations
@@ -48,14 +49,11 @@ def judge(shape: str, seed: int) -> dict:
     code = pd.Index(terr["territory_id"]).get_indexer(res.doctors["territory_id"])
     kw = dict(max_visits=res.params.max_visits, step=res.params.step)
     oracle = allocate(amplitude, r, block["effective_per_visit"], code, terr["capacity"].to_numpy(), **kw)
-    # observable ceiling: the truth averaged within cells of observables, saturation too
+    # observable ceiling: the planted shape known exactly, individual draws unknown, lapses as observed
     d = res.doctors
-    cell = (np.minimum((d["potential_rank"] * 10).astype(int), 9).astype(str) + d["specialty"] + d["title"]
-            + d["tier"]).to_numpy()
-    cell_amp = pd.Series(amplitude).groupby(cell).transform("mean").to_numpy()
-    cell_r = pd.Series(r).groupby(cell).transform("mean").to_numpy()
     observed_lapse = (d["status"] == "lapsed").to_numpy()
-    ceiling = allocate(np.where(observed_lapse, 0, cell_amp), cell_r, block["effective_per_visit"], code,
+    expected = truth_doctors["response_expected_beta"].to_numpy() / (1 - block["decay"])
+    ceiling = allocate(np.where(observed_lapse, 0, expected), r, block["effective_per_visit"], code,
                        terr["capacity"].to_numpy(), **kw)
 
     def value(visits):
