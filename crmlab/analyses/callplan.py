@@ -159,6 +159,7 @@ class CallplanResult(AnalysisResult):
             "plans": self.plans.to_dict("records"),
             "capacity_curve": self.capacity_curve.to_dict("records"),
             "response": {"decay": self.response.decay_, "saturation": self.response.saturation_,
+                         "saturation_std_error": self.response.saturation_se_,
                          "effective_per_visit": self.effective_per_visit, "scale": self.scale,
                          "scale_reason": self.scale_reason, "coefficients": dict(zip(self.response.columns_,
                                                                                      self.response.coef_.tolist()))},
@@ -375,6 +376,7 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResu
     amplitude = np.where(lapsed, 0.0, np.clip(beta, 0, None) * to_units)
     amp_draws = np.where(lapsed[None, :], 0.0, np.clip(draws, 0, None) * to_units)
     k = _effective_per_visit(counts, lift.channel_weights_, frame, months[-p.capacity_months:])
+    r_draws = response.draw_saturation(p.n_draws, p.seed)[:, None]
 
     capacity, capacity_source = _capacity(tables, frame, p)
     territory_ids = capacity.index
@@ -402,7 +404,7 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResu
     frame["grade_quota_visits_per_month"] = quota
     frame["recommended_visits_per_month"] = recommended
     value = saturating_value(amplitude, r, k, recommended)
-    value_draws = saturating_value(amp_draws, r, k, recommended[None, :])
+    value_draws = saturating_value(amp_draws, r_draws, k, recommended[None, :])
     q = (100 * p.alpha / 2, 100 * (1 - p.alpha / 2))
     frame["expected_incremental_units"] = value
     frame["lower"], frame["upper"] = np.percentile(value_draws, q, axis=0)
@@ -410,7 +412,7 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResu
 
     plan_visits = {"current": frame["current_visits_per_month"].to_numpy(), "grade_quota": quota,
                    "recommended": recommended}
-    plan_draws = {name: saturating_value(amp_draws, r, k, v[None, :]) for name, v in plan_visits.items()}
+    plan_draws = {name: saturating_value(amp_draws, r_draws, k, v[None, :]) for name, v in plan_visits.items()}
     rows, terr = [], pd.DataFrame({"territory_id": territory_ids, "capacity": capacity.to_numpy(),
                                    "doctors": np.bincount(code, minlength=len(territory_ids)),
                                    "lapsed_doctors": np.bincount(code, weights=lapsed, minlength=len(territory_ids))})
@@ -434,7 +436,7 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResu
     curve = []
     for pct in CURVE_STEPS:
         v = allocate(amplitude, r, k, code, capacity.to_numpy() * (1 + pct / 100), **plan_kw)
-        total = saturating_value(amp_draws, r, k, v[None, :]).sum(axis=1)
+        total = saturating_value(amp_draws, r_draws, k, v[None, :]).sum(axis=1)
         curve.append({"capacity_change_pct": pct, "visits_per_month": float(v.sum()),
                       "expected_incremental_units": float(saturating_value(amplitude, r, k, v).sum()),
                       "ci_low": float(np.percentile(total, q[0])), "ci_high": float(np.percentile(total, q[1]))})

@@ -21,8 +21,8 @@ def data_period(result) -> str:
     return f"{result.months[0]:%Y-%m} to {result.months[-1]:%Y-%m}"
 
 
-def _units(estimate, low, high) -> str:
-    return fmt_interval(estimate, low, high, decimals=0)
+def _units(estimate, low, high, decimals: int = 0) -> str:
+    return fmt_interval(estimate, low, high, decimals=decimals)
 
 
 def key_findings(result) -> list[str]:
@@ -48,10 +48,10 @@ def key_findings(result) -> list[str]:
     if len(seg):
         best, worst = seg.loc[seg["estimate"].idxmax()], seg.loc[seg["estimate"].idxmin()]
         out.append(f"The first visit of a month adds most in potential quintile {best['segment']} "
-                   f"({_units(best['estimate'], best['ci_low'], best['ci_high'])} over all months, "
+                   f"({_units(best['estimate'], best['ci_low'], best['ci_high'], 2)} prescriptions over all months, "
                    f"{best['current_visits_per_month']:.1f} visits a month now, {best['recommended_visits_per_month']:.1f} "
                    f"recommended) and least in {worst['segment']} "
-                   f"({_units(worst['estimate'], worst['ci_low'], worst['ci_high'])}; "
+                   f"({_units(worst['estimate'], worst['ci_low'], worst['ci_high'], 2)}; "
                    f"{worst['current_visits_per_month']:.1f} now, {worst['recommended_visits_per_month']:.1f} recommended); "
                    f"the 4th visit of a month adds {result.response.saturation_ ** 3:.0%} of the first.")
     curve = result.capacity_curve.set_index("capacity_change_pct")
@@ -171,4 +171,5 @@ def method(result) -> str:
         "max_visits and the must-see list; with a concave response this greedy allocation is optimal. The grade-"
         "quota plan gives each grade its quota from params/segmentation.yaml, scaled to the territory's capacity. "
         f"Intervals: {p.n_draws} draws of the effects from their (posterior) sampling distribution, each plan valued "
-        "under every draw; they do not include the uncertainty of the saturation and carry-over.")
+        "under every draw with the saturation drawn from its approximate sampling distribution (from the curvature of "
+        "the profiled sum of squares); they do not include the uncertainty of the carry-over.")

@@ -120,6 +120,15 @@ class HeterogeneousVisitResponse:
 
             fit = optimize.minimize_scalar(ssr, bounds=(0.2, 1.0), method="bounded", options={"xatol": 0.01})
             theta[1] = fit.x
+            # standard error of r from the curvature of the profiled sum of squares
+            h = 0.02
+            r0 = float(np.clip(fit.x, 0.2 + h, 1.0 - h))
+            s0, up, down = fit.fun, ssr(r0 + h), ssr(r0 - h)
+            curvature = (up - 2 * ssr(r0) + down) / h ** 2
+            sigma2 = s0 / max(lift.n_obs_ - Z.shape[1] - lift.n_units_, 1)
+            self.saturation_se_ = float(np.sqrt(2 * sigma2 / curvature)) if curvature > 0 else 0.0
+        else:
+            self.saturation_se_ = 0.0
         b, V = lift.interacted(Z, theta)
         self.raw_coef_, self.raw_vcov_ = b, V
         self.coef_, self.vcov_, self.tau_ = _shrink(b, V, self.groups_) if self.shrink else (b, V, {})
@@ -142,6 +151,11 @@ class HeterogeneousVisitResponse:
         rng = np.random.default_rng(seed)
         draws = rng.multivariate_normal(self.coef_, self.vcov_, size=n_draws, method="eigh")
         return draws @ Z.T
+
+    def draw_saturation(self, n_draws: int, seed: int) -> np.ndarray:
+        """``n_draws`` saturations from ``N(saturation_, saturation_se_)``, kept in (0.05, 1)."""
+        rng = np.random.default_rng([seed, 1])
+        return np.clip(self.saturation_ + self.saturation_se_ * rng.standard_normal(n_draws), 0.05, 0.999)
 
     def segment_effect(self, covariates: pd.DataFrame) -> tuple[float, float]:
         """Mean ``beta`` over a group of doctors and its standard error."""

@@ -1,0 +1,69 @@
+"""The call plan judged on worlds with a planted per-doctor response (issue 12).
+
+Each world (demo scale: 3,000 doctors, 32 territories) plants a heterogeneous, saturating
+response to visits whose shape the model does not know (``visit_response``: a hump,
+rising or falling with potential, by specialty, or the default hump x specialty with
+faster saturation at the top), 15% non-responders and doctor-level noise, and a current
+plan that over-visits the top and still visits lapsed doctors. A plan's value is the
+planted long-run incremental units a month over doctors who have not lapsed; the oracle
+allocates the same capacity per territory knowing each doctor's truth; the observable
+ceiling knows the planted shape exactly but not the individual draws (see
+``callplan_worlds``). Share of the oracle's gain = (rec - cur) / (oracle - cur).
+
+Measured (seeds 1 and 2; share of the oracle's gain, observable ceiling in brackets):
+SHARES_RECORDED_BELOW
+
+The aim is 0.7 of the oracle's gain. Where the observable ceiling itself is below 0.7,
+the part of the oracle's gain that comes from knowing which individual doctors do not
+respond (15% non-responders, 25% doctor noise: nothing observable tells them apart) is out
+of reach of any plan built from data on observables; there the test asks for 90% of
+the ceiling's share instead, and says so.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from callplan_worlds import judge, result  # noqa: E402
+
+SHAPES = ("default", "hump", "increasing", "decreasing", "specialty")
+SEEDS = (1, 2)
+WORLDS = [(shape, seed) for shape in SHAPES for seed in SEEDS]
+AIM = 0.7
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(("shape", "seed"), WORLDS)
+def test_recommended_plan_gets_most_of_the_oracles_gain(shape, seed):
+    j = judge(shape, seed)
+    print(f"{shape} seed {seed}: share {j['share']:.2f} (ceiling {j['ceiling_share']:.2f}), current "
+          f"{j['current']:.0f}, quota {j['grade_quota']:.0f}, recommended {j['recommended']:.0f}, oracle "
+          f"{j['oracle']:.0f}, estimated gain {j['gain']['estimate']:.0f} ({j['gain']['ci_low']:.0f}-"
+          f"{j['gain']['ci_high']:.0f}) vs true {j['true_gain']:.0f}")
+    target = min(AIM, 0.9 * j["ceiling_share"])
+    assert j["share"] >= target, (shape, seed, j["share"], j["ceiling_share"])
+    # the naive rule of thumb loses: recommended beats the grade quotas with the same visits
+    assert j["recommended"] > j["grade_quota"] > j["current"] * 0.9
+    assert j["within_capacity"]
+
+
+@pytest.mark.parametrize(("shape", "seed"), WORLDS)
+def test_no_visit_to_lapsed_doctors_and_capacity_kept(shape, seed):
+    res = result(shape, seed)
+    d = res.doctors
+    assert d.loc[d["status"] == "lapsed", "recommended_visits_per_month"].sum() == 0
+    per_territory = d.groupby("territory_id")["recommended_visits_per_month"].sum()
+    capacity = res.territories.set_index("territory_id")["capacity"]
+    assert (per_territory <= capacity.reindex(per_territory.index) + 1e-6).all()
+    assert (d["recommended_visits_per_month"] <= res.params.max_visits + 1e-9).all()
+
+
+def test_gain_interval_covers_the_true_gain_in_most_worlds():
+    covered = [judge(shape, seed)["covered"] for shape, seed in WORLDS]
+    print(f"gain interval covers the true gain in {sum(covered)} of {len(covered)} worlds")
+    assert sum(covered) > len(covered) / 2
