@@ -48,7 +48,7 @@ def test_recommended_plan_gets_most_of_the_oracles_gain(shape, seed):
     target = min(AIM, 0.9 * j["ceiling_share"])
     assert j["share"] >= target, (shape, seed, j["share"], j["ceiling_share"])
     # the naive rule of thumb loses: recommended beats the grade quotas with the same visits
-    assert j["recommended"] > j["grade_quota"] > j["current"] * 0.9
+    assert j["recommended"] > j["grade_quota"]
     assert j["within_capacity"]
 
 
