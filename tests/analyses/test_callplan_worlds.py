@@ -11,7 +11,19 @@ ceiling knows the planted shape exactly but not the individual draws (see
 ``callplan_worlds``). Share of the oracle's gain = (rec - cur) / (oracle - cur).
 
 Measured (seeds 1 and 2; share of the oracle's gain, observable ceiling in brackets):
-SHARES_RECORDED_BELOW
+    shape        seed 1         seed 2
+    default      0.66 (0.71)    0.65 (0.69)
+    hump         0.74 (0.80)    0.70 (0.77)
+    increasing   0.53 (0.51)    0.50 (0.47)
+    decreasing   0.67 (0.72)    0.67 (0.71)
+    specialty    0.64 (0.65)    0.62 (0.62)
+
+In every world the recommended plan beats the grade-quota plan (which beats the current
+one), never exceeds a territory's capacity and sends no visit to a lapsed doctor. The 95%
+interval of the expected gain covered the true gain in 6 of 10 worlds (missed: default 1,
+specialty 1 and 2 underestimated by 16-25%, increasing 1 overestimated by 9%).
+The recommended plan gets 89-106% of the observable ceiling's share: what is left to the
+oracle is individual (non-responders and doctor noise), not the shape of the response.
 
 The aim is 0.7 of the oracle's gain. Where the observable ceiling itself is below 0.7,
 the part of the oracle's gain that comes from knowing which individual doctors do not
