@@ -1,8 +1,8 @@
 """The dashboard: a progress line, then tabs for each view (what ``dashboard.ipynb`` shows).
 
-Segments is built at start (on data: one :func:`crmlab.analyses.segmentation.run`); the
-Early warning lists are read or computed when their tab is first opened, so the page
-opens without waiting for the churn model. Every computation shows a progress bar and
+Segments is built at start (on data: one :func:`crmlab.analyses.segmentation.run`); every
+other view (Early warning, Call plan, ...) is read or computed when its tab is first opened,
+so the page opens without waiting for the churn model or the call plan. Every computation shows a progress bar and
 says what it is doing. No view shows a name: tables carry IDs only.
 """
 
@@ -13,13 +13,13 @@ import time
 
 import pandas as pd
 
+from crmlab.app.callplan import CallplanView
 from crmlab.app.early_warning import EarlyWarningView, churn_caption
 from crmlab.app.segments import PLACE_COLUMNS, SegmentsView, published_segment_tables, segment_tables
 from crmlab.app.sources import Source, read_published
 
-TABS = ["Segments", "Early warning"]
-NOT_YET = ("<p class='crmlab-note'>Call plan (recommended changes per territory) and Why sales moved "
-           "(the sales bridge) will be added once those analyses exist.</p>")
+#: Tab title -> view key; each view is built by ``Dashboard._<key>_view`` when its tab first opens.
+TABS = {"Segments": "segments", "Early warning": "early_warning", "Call plan": "callplan"}
 
 STYLE = """<style>
 .crmlab-table { border-collapse: collapse; font-size: 13px; margin: 4px 16px 12px 0; }
@@ -35,8 +35,8 @@ class Dashboard:
     """The managers' dashboard over one :class:`~crmlab.app.sources.Source`.
 
     ``widget`` is shown at once (title, progress); :meth:`start` builds the Segments
-    view; opening the Early warning tab builds that view. ``views`` holds the built
-    views, for tests.
+    view; opening another tab builds that tab's view. ``views`` holds the built views,
+    for tests.
     """
 
     def __init__(self, source: Source):
@@ -54,7 +54,7 @@ class Dashboard:
         self.views: dict = {}
         self.widget = widgets.VBox([
             widgets.HTML(STYLE + "<h2>crmlab — managers' dashboard</h2>"
-                         f"<p class='crmlab-note'>{source.note}</p>" + NOT_YET),
+                         f"<p class='crmlab-note'>{source.note}</p>"),
             widgets.HBox([self.progress, self.status]), self.tabs])
         self._segmentation = None
 
@@ -82,20 +82,24 @@ class Dashboard:
 
     def start(self) -> "Dashboard":
         """Build the Segments view (the first tab)."""
-        try:
-            self.views["segments"] = self._segments_view()
-        except Exception:  # noqa: BLE001 - the message is on the page
-            return self
-        self.tabs.children = (self.views["segments"].widget, *self.tabs.children[1:])
+        self._open(0)
         return self
 
     def _tab_opened(self, change) -> None:
-        if change["new"] == 1 and "early_warning" not in self.views:
-            try:
-                self.views["early_warning"] = self._early_warning_view()
-            except Exception:  # noqa: BLE001 - the message is on the page
-                return
-            self.tabs.children = (self.tabs.children[0], self.views["early_warning"].widget)
+        self._open(change["new"])
+
+    def _open(self, index) -> None:
+        """Build the view of tab ``index`` once, and show it in its tab."""
+        key = list(TABS.values())[index] if index is not None else None
+        if key is None or key in self.views:
+            return
+        try:
+            self.views[key] = getattr(self, f"_{key}_view")()
+        except Exception:  # noqa: BLE001 - the message is on the page
+            return
+        children = list(self.tabs.children)
+        children[index] = self.views[key].widget
+        self.tabs.children = tuple(children)
 
     # ----------------------------------------------------------------- Segments
     def _segments_view(self) -> SegmentsView:
@@ -150,3 +154,17 @@ class Dashboard:
             result = churn.run(self.source.path)
             lists = {"early_warning": result.early_warning, "win_back": result.win_back}
             return EarlyWarningView(lists, caption=churn_caption(result.summary(), self.source.note))
+
+    # ---------------------------------------------------------------- Call plan
+    def _callplan_view(self) -> CallplanView:
+        if self.source.kind == "reports":
+            with self.busy(f"Reading the published call plan in {self.source.path}"):
+                published = read_published(self.source.path, "callplan", ["plan", "territories"])
+                if published.missing:
+                    raise ValueError(f"no published call plan in {self.source.path}: run `crmlab run callplan`")
+                return CallplanView(published.tables["plan"], published.tables["territories"][["territory_id", "capacity"]],
+                                    note=f"Precomputed: {published.caption}.")
+        from crmlab.analyses import callplan
+
+        with self.busy(f"Computing the call plan on {self.source.path.name} (under a minute on the sample)"):
+            return CallplanView.from_result(callplan.run(self.source.path))

@@ -174,14 +174,18 @@ def test_dashboard_on_the_sample_and_on_what_it_published(tmp_path):
     early = live.views["early_warning"]
     assert "boosting" in early.widget.children[0].value or "model" in early.widget.children[0].value
     assert len(early.lists["early_warning"]) + len(early.lists["win_back"]) > 0
-    html = segments.counts.value + "".join(h.value for h in [*segments.html.values(), *early.html.values()])
+    live.tabs.selected_index = 2  # the call plan, with its capacity slider live
+    plan = live.views["callplan"]
+    assert not plan.capacity_change.disabled and len(plan.tables["see more"]) > 0
+    html = segments.counts.value + "".join(
+        h.value for h in [*segments.html.values(), *early.html.values(), *plan.html.values()])
     assert not any(name in html for name in names)
 
     # the same results, published: the app reads them instead of computing
     reports = tmp_path / "reports"
-    from crmlab.analyses import churn, segmentation
+    from crmlab.analyses import callplan, churn, segmentation
 
-    for module, result in ((segmentation, live._segmentation), (churn, None)):
+    for module, result in ((segmentation, live._segmentation), (churn, None), (callplan, None)):
         result = result if result is not None else module.run(SAMPLE_DIR)
         folder = reports / module.__name__.rsplit(".", 1)[-1]
         result.save(folder)
@@ -195,3 +199,7 @@ def test_dashboard_on_the_sample_and_on_what_it_published(tmp_path):
     lists = published.views["early_warning"].lists
     assert lists["early_warning"]["entity_id"].tolist() == early.lists["early_warning"]["entity_id"].tolist()
     assert "Precomputed" in published.views["early_warning"].widget.children[0].value
+    published.tabs.selected_index = 2
+    shown_plan = published.views["callplan"]
+    assert shown_plan.capacity_change.disabled  # replanning needs the data
+    pd.testing.assert_frame_equal(shown_plan.tables["see more"], plan.tables["see more"], check_dtype=False)
