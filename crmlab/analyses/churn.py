@@ -43,6 +43,7 @@ from crmlab.features.churn import (
     rfm_at,
 )
 from crmlab.features.common import own_product_ids
+from crmlab.distributed import on_backend
 from crmlab.io import Dataset
 from crmlab.models.churn import (
     BGNBD,
@@ -300,6 +301,7 @@ def bgnbd_holdout_check(history: ChurnHistory, as_of: pd.Timestamp, *, horizon_m
             "ratio": round(expected / actual, 3) if actual > 0 else None}
 
 
+@on_backend
 def run(data: str | Dataset = "data/sample", **params) -> ChurnResult:
     """Run the churn early warning: backtest when the history allows, score, explain.
 
