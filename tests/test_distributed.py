@@ -21,6 +21,7 @@ from crmlab import cli  # noqa: E402
 from crmlab.analyses import churn  # noqa: E402
 from crmlab.distributed import ClusterError, active, backend, check_spec, map_rows  # noqa: E402
 from crmlab.features.churn import churn_history  # noqa: E402
+from crmlab.features.churn.parquet import doctor_history_from_parquet  # noqa: E402
 from crmlab.features.forecast import forecast_panel  # noqa: E402
 from crmlab.io import load, validate  # noqa: E402
 from crmlab.models.churn import score_churn  # noqa: E402
@@ -140,3 +141,18 @@ def test_us_world_is_partitioned_parquet_read_as_one_table(tmp_path):
     # the same seed gives the same world
     again = write_us_world(tmp_path / "again", seed=3, n_doctors=1500, per_division=600)
     pd.testing.assert_frame_equal(load(again)["prescriptions"], ds["prescriptions"])
+
+    # DuckDB's out-of-core panels give the history churn_history builds in memory
+    as_of = pd.Timestamp("2025-06-30")
+    wanted = churn_history(ds, level="doctor", as_of=as_of)
+    got = doctor_history_from_parquet(out, as_of=as_of)
+    assert got.entity_ids.equals(wanted.entity_ids) and got.months.equals(wanted.months)
+    for grid in ("volume", "visits", "remote_visits", "events"):
+        np.testing.assert_array_equal(getattr(got, grid), getattr(wanted, grid), err_msg=grid)
+    assert wanted.visits.sum() > 1000 and wanted.remote_visits.sum() > 100 and wanted.events.sum() > 10
+    np.testing.assert_array_equal(got.group, wanted.group)
+    np.testing.assert_array_equal(got.territory, wanted.territory)
+    pd.testing.assert_frame_equal(got.static, wanted.static)
+    pd.testing.assert_frame_equal(got.occasions, wanted.occasions)
+    default = doctor_history_from_parquet(out)
+    assert default.months[-1] == ds["prescriptions"]["month"].max()
