@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -145,7 +146,7 @@ def backend(spec=None, *, min_rows: int = 2000, processes: bool = True,
             workers = int(spec.partition(":")[2] or (os.cpu_count() or 1))
             cluster = stack.enter_context(LocalCluster(
                 n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
-                dashboard_address=None, silence_logs="error"))
+                dashboard_address=None, silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))
         else:
             try:
@@ -181,7 +182,7 @@ def scheduler_address(spec: str | None) -> Iterator[str]:
 
     workers = int(spec.partition(":")[2] or (os.cpu_count() or 1))
     with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None,
-                      silence_logs="error") as cluster:
+                      silence_logs=logging.ERROR) as cluster:
         yield cluster.scheduler_address
 
 

@@ -10,6 +10,7 @@ in-process would fail). The US world's partitioned parquet is read as one table.
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ from crmlab.simulation.us import write_us_world  # noqa: E402
 @pytest.fixture(scope="module")
 def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None, silence_logs="error") as cluster, \
+                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
             distributed.Client(cluster) as c:
         yield c
 
