@@ -309,6 +309,9 @@ def run(data: str | Dataset = "data/sample", **params) -> ChurnResult:
     ----------
     data : str, Path or Dataset
         A data directory in the data contract, or a loaded dataset.
+    cluster : str or distributed.Client, optional
+        Where the heavy loops run (:mod:`crmlab.distributed`): 'local', 'local:N', a scheduler
+        address, or a client; default ``$CRMLAB_CLUSTER``, else in-process. Same results.
     **params
         :class:`ChurnParams`. Nothing dated after ``as_of`` is read.
 
