@@ -28,7 +28,7 @@ sample: $(STAMP)
 national: $(STAMP)
 	$(BIN)/crmlab simulate --out data/national --scale national --seed $(SEED)
 
-# About 1,000,000 doctors, by division, as partitioned parquet (about 10 GB of memory at most).
+# About 1,000,000 doctors, by division, as partitioned parquet (memory: one division, 4.5 GB).
 us: $(STAMP)
 	$(BIN)/crmlab simulate --out data/us --scale us --seed $(SEED)
 

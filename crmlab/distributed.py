@@ -61,14 +61,15 @@ class Backend:
     Attributes
     ----------
     client : distributed.Client
-    min_rows : int
-        Below this many rows a call stays in-process (a task costs milliseconds).
+    min_rows : int or None
+        Below this many rows a call stays in-process; None: each call's own threshold
+        (:func:`map_rows`), which weighs a row's work against a task's milliseconds.
     parts_per_worker : int
         Row groups per worker thread, so that a slow group does not idle the others.
     """
 
     client: Any
-    min_rows: int = 2000
+    min_rows: int | None = None
     parts_per_worker: int = 2
 
     @property
@@ -115,7 +116,7 @@ def check_spec(spec: str | None) -> str:
 
 
 @contextlib.contextmanager
-def backend(spec=None, *, min_rows: int = 2000, processes: bool = True,
+def backend(spec=None, *, min_rows: int | None = None, processes: bool = True,
             threads_per_worker: int = 1, timeout: float = 30) -> Iterator[Backend | None]:
     """Run the enclosed block on ``spec``'s backend (see the module docstring).
 
@@ -192,17 +193,18 @@ def _split(data, n_parts: int) -> list:
     return [take[a:b] for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
-def map_rows(func: Callable, data, *args, combine: Callable[[list], Any], **kwargs):
+def map_rows(func: Callable, data, *args, combine: Callable[[list], Any], min_rows: int = 1000, **kwargs):
     """``func(data, *args, **kwargs)``, computed by groups of rows on the active backend.
 
-    In-process (no active backend, or fewer than ``min_rows`` rows) this is the plain
-    call. On a cluster ``data`` (an array or DataFrame) is cut into contiguous row
+    In-process (no active backend, or fewer than ``min_rows`` rows, the backend's own
+    ``min_rows`` when it has one) this is the plain call. On a cluster ``data`` (an array or DataFrame) is cut into contiguous row
     groups, ``args``/``kwargs`` are sent to the workers once, ``func`` runs on each group
     and ``combine`` joins the results in row order. ``func`` must treat rows
     independently: then the result is the plain call's.
     """
     state = active()
-    if state is None or len(data) < max(state.min_rows, 2):
+    threshold = min_rows if state is None or state.min_rows is None else state.min_rows
+    if state is None or len(data) < max(threshold, 2):
         return func(data, *args, **kwargs)
     parts = _split(data, min(state.n_parts, len(data)))
     if len(parts) == 1:

@@ -242,7 +242,7 @@ def score_churn(history: ChurnHistory, as_of_index: int, *, model: str = "boosti
         fitted = fit_model(make_model(model, seed), train, features)
         # fitted once here; scored by partition of entities on a cluster (crmlab.distributed)
         risk, contributions = map_rows(risk_and_reasons, X, fitted, train[features].median(),
-                                       combine=_joined)
+                                       combine=_joined, min_rows=5000)
         scores["risk"] = risk
     window = history.volume[:, max(0, as_of_index - active_months + 1):as_of_index + 1].mean(axis=1)
     volume = pd.Series(window, index=history.entity_ids)

@@ -244,7 +244,7 @@ def base_forecast(y: np.ndarray, months: pd.DatetimeIndex, horizon: int, method:
     if method in STATSFORECAST_MODELS + INTERMITTENT_MODELS:
         # each series is fitted on its own: by groups of series on a cluster (crmlab.distributed)
         return map_rows(statsforecast_forecast, np.asarray(y, float), months, horizon, method, alpha=alpha,
-                        combine=stacked_forecast)
+                        combine=stacked_forecast, min_rows=64)
     if method == "pooled_seasonal":
         from crmlab.models.forecast.pooled import pooled_seasonal_forecast
 
