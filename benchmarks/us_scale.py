@@ -37,6 +37,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _peak_gb() -> float:
+    """This process' peak resident memory: VmHWM on Linux (reset when a process execs, so a
+    spawned worker does not report its parent's peak, as ru_maxrss would), else ru_maxrss."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
@@ -64,7 +72,7 @@ def measure(data_dir: Path, cluster: str, *, max_train_rows: int, duckdb_memory:
                              max_train_rows=max_train_rows)
         out["scoring_s"] = round(time.perf_counter() - step, 1)
         if client is not None:
-            peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
+            peaks = client.run(_peak_gb)
             out["worker_peak_rss_gb"] = sorted(round(v, 2) for v in peaks.values())
     out["scored"] = int(len(scored.scores))
     out["alerts_at_0.3"] = int((scored.scores["risk"] >= 0.3).sum())
