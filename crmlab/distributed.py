@@ -147,7 +147,7 @@ def backend(spec=None, *, min_rows: int | None = None, processes: bool = True,
             workers = int(spec.partition(":")[2] or (os.cpu_count() or 1))
             cluster = stack.enter_context(LocalCluster(
                 n_workers=workers, threads_per_worker=threads_per_worker, processes=processes,
-                dashboard_address=None, silence_logs=logging.ERROR))
+                dashboard_address=":0", silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))
         else:
             try:
@@ -182,7 +182,7 @@ def scheduler_address(spec: str | None) -> Iterator[str]:
     from distributed import LocalCluster
 
     workers = int(spec.partition(":")[2] or (os.cpu_count() or 1))
-    with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None,
+    with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0",
                       silence_logs=logging.ERROR) as cluster:
         yield cluster.scheduler_address
 
