@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO := data/demo
 SEED ?= 7
 
-.PHONY: setup report test test-fast sample demo national benchmark clean lock app browser screenshots
+.PHONY: setup report test test-fast sample demo national us benchmark benchmark-us clean lock app browser screenshots
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ sample: $(STAMP)
 
 national: $(STAMP)
 	$(BIN)/crmlab simulate --out data/national --scale national --seed $(SEED)
+
+# About 1,000,000 doctors, by division, as partitioned parquet (memory: one division, 4.5 GB).
+us: $(STAMP)
+	$(BIN)/crmlab simulate --out data/us --scale us --seed $(SEED)
 
 report: $(STAMP) $(DEMO)/truth.json
 	$(BIN)/crmlab run all --data $(DEMO) --out reports
@@ -58,6 +62,10 @@ test-fast: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/features.py
+
+# Churn panels (DuckDB) and scoring (local Dask cluster) on data/us, simulated if missing.
+benchmark-us: $(STAMP)
+	$(BIN)/python benchmarks/us_scale.py --data data/us
 
 # Re-pin every dependency after a deliberate upgrade.
 lock: $(STAMP)

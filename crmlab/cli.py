@@ -41,6 +41,26 @@ def _parse_assignment(text: str) -> tuple[str, object]:
                          f"quote it to pass text, e.g. -p '{key}=\"{value}\"'") from None
 
 
+def _simulate_us(args) -> int:
+    """``crmlab simulate --scale us``: division by division, partitioned parquet."""
+    from crmlab.simulation.us import US_DOCTORS, write_us_world
+
+    if args.scale != "us":
+        print("crmlab simulate: --doctors is for --scale us only", file=sys.stderr)
+        return 2
+    if args.format == "csv" or args.duplicates is not None:
+        print("crmlab simulate: the us world is written as partitioned parquet only, "
+              "without --duplicates", file=sys.stderr)
+        return 2
+    n = US_DOCTORS if args.doctors is None else args.doctors
+    if n < 1:
+        print(f"crmlab simulate: --doctors must be at least 1, got {n}", file=sys.stderr)
+        return 2
+    write_us_world(args.out, seed=args.seed, n_doctors=n, progress=True)
+    print(f"wrote the us world ({n:,} doctors, seed {args.seed}) to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crmlab", description=__doc__)
     parser.add_argument("--version", action="version", version=f"crmlab {__version__}")
@@ -48,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="write a simulated pharma world in the data contract")
     sim.add_argument("--out", required=True, help="output data directory")
-    sim.add_argument("--scale", choices=["sample", "demo", "national"], default="sample")
+    sim.add_argument("--scale", choices=["sample", "demo", "national", "us"], default="sample",
+                     help="us: about 1,000,000 doctors, simulated by division into partitioned parquet")
+    sim.add_argument("--doctors", type=int, default=None, metavar="N",
+                     help="--scale us only: this many doctors instead of 1,000,000")
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--format", choices=["csv", "parquet"], default=None,
                      help="file format (default: csv for sample/demo, parquet for national)")
@@ -70,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", dest="overrides", action="append", default=[],
                      metavar="KEY=VALUE",
                      help="override one parameter, value in YAML (repeatable)")
+    run.add_argument("--cluster", default="", metavar="SPEC",
+                     help="run the heavy loops on Dask: 'local' (a local cluster, one worker per "
+                          "core), 'local:N', or a scheduler address tcp://host:8786 "
+                          "(default: in-process)")
 
     app = sub.add_parser("app", help="serve the managers' dashboard in the browser (Voila)")
     source = app.add_mutually_exclusive_group()
@@ -88,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "simulate":
             from crmlab.simulate import simulate, write_world
 
+            if args.scale == "us" or args.doctors is not None:
+                return _simulate_us(args)
             fmt = args.format or ("parquet" if args.scale == "national" else "csv")
             world = simulate(scale=args.scale, seed=args.seed)
             if args.duplicates is not None:
@@ -129,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             analyses = list(ANALYSES) if args.analysis == "all" else [args.analysis]
             try:
                 run_analyses(analyses, data_dir=args.data, out_dir=args.out,
-                             params_file=args.params, overrides=overrides)
+                             params_file=args.params, overrides=overrides, cluster=args.cluster)
             except RunError as err:
                 print(f"crmlab run failed: {err}", file=sys.stderr)
                 return 1

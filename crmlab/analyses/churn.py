@@ -43,6 +43,7 @@ from crmlab.features.churn import (
     rfm_at,
 )
 from crmlab.features.common import own_product_ids
+from crmlab.distributed import on_backend
 from crmlab.io import Dataset
 from crmlab.models.churn import (
     BGNBD,
@@ -300,6 +301,7 @@ def bgnbd_holdout_check(history: ChurnHistory, as_of: pd.Timestamp, *, horizon_m
             "ratio": round(expected / actual, 3) if actual > 0 else None}
 
 
+@on_backend
 def run(data: str | Dataset = "data/sample", **params) -> ChurnResult:
     """Run the churn early warning: backtest when the history allows, score, explain.
 
@@ -307,6 +309,9 @@ def run(data: str | Dataset = "data/sample", **params) -> ChurnResult:
     ----------
     data : str, Path or Dataset
         A data directory in the data contract, or a loaded dataset.
+    cluster : str or distributed.Client, optional
+        Where the heavy loops run (:mod:`crmlab.distributed`): 'local', 'local:N', a scheduler
+        address, or a client; default ``$CRMLAB_CLUSTER``, else in-process. Same results.
     **params
         :class:`ChurnParams`. Nothing dated after ``as_of`` is read.
 

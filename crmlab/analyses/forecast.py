@@ -8,6 +8,7 @@ import pandas as pd
 
 from crmlab.analyses.base import AnalysisResult, Params, check_params, load_data, param, rejects_summary
 from crmlab.features.forecast import channel_hierarchy_panel, forecast_panel, missing_flows
+from crmlab.distributed import on_backend
 from crmlab.io import Dataset
 from crmlab.models.channel_health import channel_health, estimate_channel_policy
 from crmlab.models.forecast import MODELS, ChannelForecaster
@@ -151,6 +152,7 @@ def skipped_parts(missing: dict[str, str]) -> dict[str, str]:
     return skipped
 
 
+@on_backend
 def run(data: str | Dataset = "data/sample", **params) -> ForecastResult:
     """Forecast sell-out and sell-in for every distributor, region and the nation.
 
@@ -158,6 +160,9 @@ def run(data: str | Dataset = "data/sample", **params) -> ForecastResult:
     ----------
     data : str, Path or Dataset
         A data directory in the data contract, or a loaded dataset.
+    cluster : str or distributed.Client, optional
+        Where the heavy loops run (:mod:`crmlab.distributed`): 'local', 'local:N', a scheduler
+        address, or a client; default ``$CRMLAB_CLUSTER``, else in-process. Same results.
     **params
         :class:`ForecastParams`.
 

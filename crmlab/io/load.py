@@ -135,11 +135,12 @@ def _find_files(data_dir: Path, tables: list[str], issues: list[dict]) -> dict[s
     files = {}
     for table in tables:
         parquet, csv = data_dir / f"{table}.parquet", data_dir / f"{table}.csv"
-        if parquet.is_file() and csv.is_file():
+        # a parquet table may be a directory of part files (crmlab simulate --scale us)
+        if parquet.exists() and csv.is_file():
             issues.append(issue(table, None, "duplicate_file",
                                 f"both {parquet.name} and {csv.name}: reading {parquet.name}",
                                 severity="warning"))
-        if parquet.is_file():
+        if parquet.is_file() or parquet.is_dir():
             files[table] = parquet
         elif csv.is_file():
             files[table] = csv

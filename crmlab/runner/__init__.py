@@ -28,6 +28,7 @@ killed runs).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -45,6 +46,9 @@ from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
 from crmlab import __version__, config
+from crmlab.distributed import ENV as CLUSTER_ENV
+from crmlab.distributed import ClusterError, scheduler_address
+from crmlab.distributed import check_spec as check_cluster
 from crmlab.reporting.html import notebook_title, report_html
 from crmlab.runner.folders import new_run_folder, output_root, remove_dead_runs, write_index
 from crmlab.runner.parameters import resolve_parameters
@@ -65,6 +69,7 @@ def run_analyses(
     overrides: dict | None = None,
     notebooks_dir: str | Path | None = None,
     progress: bool = True,
+    cluster: str | None = None,
 ) -> list[Path]:
     """Run several analyses in order, then write ``OUT/index.html``.
 
@@ -75,8 +80,9 @@ def run_analyses(
     ----------
     analyses : list of str
         Analysis names, e.g. ``["overview", "churn"]``.
-    data_dir, out_dir, params_file, overrides, notebooks_dir, progress
-        As in :func:`run_analysis`; ``progress`` also prints one line per analysis.
+    data_dir, out_dir, params_file, overrides, notebooks_dir, progress, cluster
+        As in :func:`run_analysis`; ``progress`` also prints one line per analysis;
+        ``cluster="local"`` starts one local Dask cluster that every analysis uses.
 
     Returns
     -------
@@ -99,6 +105,18 @@ def run_analyses(
         output_root(out_dir)
     except OSError as err:
         raise RunError(str(err)) from None
+    try:
+        cluster = check_cluster(cluster)
+    except ClusterError as err:
+        raise RunError(str(err)) from None
+    with scheduler_address(cluster) as address:
+        return _run_each(analyses, data_dir=data_dir, out_dir=out_dir, params_file=params_file,
+                         overrides=overrides, notebooks_dir=notebooks_dir, progress=progress,
+                         cluster=address)
+
+
+def _run_each(analyses, *, data_dir, out_dir, params_file, overrides, notebooks_dir, progress,
+              cluster) -> list[Path]:
     done: list[Path] = []
     failures: list[str] = []
     for number, analysis in enumerate(analyses, start=1):
@@ -106,7 +124,7 @@ def run_analyses(
         try:
             folder = run_analysis(analysis, data_dir=data_dir, out_dir=out_dir,
                                   params_file=params_file, overrides=overrides,
-                                  notebooks_dir=notebooks_dir, progress=progress)
+                                  notebooks_dir=notebooks_dir, progress=progress, cluster=cluster)
         except RunError as err:
             failures.append(str(err))
             outcome = f"FAILED after {time.perf_counter() - start:.1f} s: {err}"
@@ -134,6 +152,7 @@ def run_analysis(
     overrides: dict | None = None,
     notebooks_dir: str | Path | None = None,
     progress: bool = True,
+    cluster: str | None = None,
 ) -> Path:
     """Execute one analysis notebook and publish its outputs to ``OUT/<analysis>``.
 
@@ -166,6 +185,10 @@ def run_analysis(
         Folder of notebooks. Default: :data:`crmlab.config.NOTEBOOKS_DIR`.
     progress : bool
         Show papermill's cell progress bar (only when standard output is a terminal).
+    cluster : str, optional
+        Where the analysis' heavy loops run (:mod:`crmlab.distributed`): '' or None
+        in-process, ``local`` a local Dask cluster for this run, or a scheduler address
+        ``tcp://host:8786``. The kernel receives the address as ``$CRMLAB_CLUSTER``.
 
     Returns
     -------
@@ -185,6 +208,14 @@ def run_analysis(
     >>> run_analysis("overview", data_dir="data/demo", overrides={"seed": 3})  # doctest: +SKIP
     PosixPath('reports/overview')
     """
+    try:
+        local = check_cluster(cluster).startswith("local")
+    except ClusterError as err:
+        raise RunError(f"{analysis}: {err}") from None
+    if local:
+        return run_analyses([analysis], data_dir=data_dir, out_dir=out_dir, params_file=params_file,
+                            overrides=overrides, notebooks_dir=notebooks_dir, progress=False,
+                            cluster=cluster)[0]
     notebooks_dir = Path(notebooks_dir or config.NOTEBOOKS_DIR).resolve()
     notebook = notebooks_dir / analysis / f"{analysis}.ipynb"
     if not notebook.is_file():
@@ -206,7 +237,7 @@ def run_analysis(
     parameters["out_dir"] = str(tmp)
     try:
         try:
-            _execute(analysis, notebook, tmp, parameters, progress)
+            _execute(analysis, notebook, tmp, parameters, progress, cluster or "")
         except RunError as err:
             failed = out / f"{analysis}.failed"
             with lock:
@@ -228,13 +259,13 @@ def run_analysis(
 
 
 def _execute(analysis: str, notebook: Path, folder: Path, parameters: dict,
-             progress: bool) -> None:
+             progress: bool, cluster: str = "") -> None:
     """Execute the notebook into ``folder`` and write ``report.html`` and ``run.json``."""
     executed = folder / f"{analysis}.ipynb"
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     try:
-        with tempfile.TemporaryDirectory(prefix="crmlab-kernel-") as sockets:
+        with tempfile.TemporaryDirectory(prefix="crmlab-kernel-") as sockets, _kernel_env(cluster):
             nb = papermill.execute_notebook(
                 str(notebook), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
                 progress_bar=progress and sys.stdout.isatty(), log_output=False,
@@ -262,12 +293,27 @@ def _execute(analysis: str, notebook: Path, folder: Path, parameters: dict,
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(duration, 2),
+        "cluster": cluster or "in-process",
     }
     (folder / "run.json").write_text(
         json.dumps(run, indent=2, default=str) + "\n", encoding="utf-8")
     if not (folder / "summary.json").is_file():
         raise RunError(f"{analysis}: the notebook wrote no summary.json into out_dir "
                        "(call crmlab.reporting.save_outputs(out_dir, ...))")
+
+
+@contextlib.contextmanager
+def _kernel_env(cluster: str):
+    """``$CRMLAB_CLUSTER`` set to ``cluster`` (unset when '') while a kernel is started."""
+    before = os.environ.pop(CLUSTER_ENV, None)
+    if cluster:
+        os.environ[CLUSTER_ENV] = cluster
+    try:
+        yield
+    finally:
+        os.environ.pop(CLUSTER_ENV, None)
+        if before is not None:
+            os.environ[CLUSTER_ENV] = before
 
 
 def _kernel_config(sockets: Path) -> Config:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from crmlab.distributed import map_rows
 from crmlab.features.churn import TIME_UNITS, ChurnHistory, churn_frame, horizon_length, rfm_at
 from crmlab.models.churn.backtest import feature_columns, subsample_snapshots, training_origins
 from crmlab.models.churn.bgnbd import BetaGeoModel
@@ -169,6 +170,19 @@ def fit_bgnbd(history: ChurnHistory, as_of, *, time_unit: str = "month") -> Beta
     return BetaGeoModel().fit(buyers) if len(buyers) >= MIN_BUYERS else None
 
 
+def risk_and_reasons(X: pd.DataFrame, model, reference: pd.Series) -> tuple[np.ndarray, pd.DataFrame]:
+    """The fitted model's risk for each row of ``X`` and the features' contributions to it.
+
+    Row by row: the rows of ``X`` may be scored in any grouping (a cluster scores them by
+    partition, :func:`crmlab.distributed.map_rows`) with the same result.
+    """
+    return predict_risk(model, X), feature_contributions(model, X, reference)
+
+
+def _joined(parts: list[tuple[np.ndarray, pd.DataFrame]]) -> tuple[np.ndarray, pd.DataFrame]:
+    return np.concatenate([risk for risk, _ in parts]), pd.concat([c for _, c in parts])
+
+
 def score_churn(history: ChurnHistory, as_of_index: int, *, model: str = "boosting", horizon_months: int = 3,
                 active_months: int = 6, min_active_months: int = 3, train_origins: int = 12,
                 churn_share: float = 0.0, seed: int = 0, max_train_rows: int | None = None,
@@ -226,8 +240,10 @@ def score_churn(history: ChurnHistory, as_of_index: int, *, model: str = "boosti
         contributions[fitted.kind == "last_month" and "last_to_12m" or "trend_3m"] = 1.0
     else:
         fitted = fit_model(make_model(model, seed), train, features)
-        scores["risk"] = predict_risk(fitted, X)
-        contributions = feature_contributions(fitted, X, train[features].median())
+        # fitted once here; scored by partition of entities on a cluster (crmlab.distributed)
+        risk, contributions = map_rows(risk_and_reasons, X, fitted, train[features].median(),
+                                       combine=_joined, min_rows=5000)
+        scores["risk"] = risk
     window = history.volume[:, max(0, as_of_index - active_months + 1):as_of_index + 1].mean(axis=1)
     volume = pd.Series(window, index=history.entity_ids)
     scores["volume_at_stake"] = volume.reindex(entity_ids).to_numpy() * horizon_months

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from crmlab.distributed import map_rows
 from crmlab.models.uncertainty import z_value
 
 BASELINES = ("seasonal_naive", "naive", "moving_average")
@@ -66,6 +67,12 @@ def clipped_forecast(point, half, residuals) -> BaseForecast:
     """A forecast ``point ± half``, point and lower bound clipped at zero."""
     point = np.clip(point, 0, None)
     return BaseForecast(point, np.clip(point - half, 0, None), point + half, residuals)
+
+
+def stacked_forecast(parts: list[BaseForecast]) -> BaseForecast:
+    """The forecasts of consecutive groups of series, as one (rows in order)."""
+    return BaseForecast(*(np.concatenate([getattr(p, a) for p in parts])
+                          for a in ("point", "lower", "upper", "residuals")))
 
 
 def mean_forecast(parts: list[BaseForecast]) -> BaseForecast:
@@ -235,7 +242,9 @@ def base_forecast(y: np.ndarray, months: pd.DatetimeIndex, horizon: int, method:
     if method in BASELINES:
         return baseline_forecast(y, horizon, method, alpha=alpha, window=window)
     if method in STATSFORECAST_MODELS + INTERMITTENT_MODELS:
-        return statsforecast_forecast(y, months, horizon, method, alpha=alpha)
+        # each series is fitted on its own: by groups of series on a cluster (crmlab.distributed)
+        return map_rows(statsforecast_forecast, np.asarray(y, float), months, horizon, method, alpha=alpha,
+                        combine=stacked_forecast, min_rows=64)
     if method == "pooled_seasonal":
         from crmlab.models.forecast.pooled import pooled_seasonal_forecast
 
