@@ -107,7 +107,10 @@ class Channel:
                 policy.append((distributors["distributor_id"].iat[d], product, target[d], lot))
                 for t in range(n_m):
                     forecast = level[max(0, t - 3):t].mean() if t >= 1 else base
-                    order_up_to = forecast * (1 + target[d] / 30)
+                    factor = self._stock_factor(d, t)
+                    if factor != 1.0 and self._stock_factor(d, t - 1) == 1.0:
+                        self._record_destock(product, forecast, target[d])
+                    order_up_to = forecast * (1 + factor * target[d] / 30)
                     order = np.ceil(max(0.0, order_up_to - stock) / lot) * lot
                     if self.months[t].month in (3, 6, 9, 12):
                         order += np.round(cfg.quarter_end_loading * forecast / lot) * lot

@@ -90,6 +90,9 @@ class WorldConfig:
     # rep absences (leave, training, sick days): spells per rep and year; written to
     # the optional ``rep_absences`` table; an absent rep makes no visits
     rep_absence_rate: float = 0.0
+    # planted shocks with a known cost (vacancy, competitor, destocking, cancelled events):
+    # None = off, True = defaults, or a dict of crmlab.simulation.shocks.ShockPlan fields
+    shocks: dict | bool | None = None
 
 
 #: Option fields and their "off" values: written to ``truth.json`` only when switched on.
