@@ -12,7 +12,7 @@ SAMPLE_DIR = DATA_DIR / "sample"
 PARAMS_DIR = PROJECT_ROOT / "params"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
-ANALYSES = ("overview", "segmentation", "attribution", "churn", "forecast", "dedupe")
+ANALYSES = ("overview", "segmentation", "attribution", "churn", "forecast", "dedupe", "drivers")
 
 
 def resolve_path(path: str | Path) -> Path:
