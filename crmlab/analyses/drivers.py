@@ -39,7 +39,7 @@ from crmlab.features.attribution import (detailing_by_channel, first_attendance,
 from crmlab.features.callplan import DEFAULT_QUOTA
 from crmlab.features.drivers import DRIVERS, ESTIMATED, grades, market_growth, month_grid, parse_month, \
     split_change, status, windows
-from crmlab.features.panels import month_start
+from crmlab.features.panels import month_range, month_start
 from crmlab.io import Dataset
 from crmlab.models.attribution import VisitLift
 from crmlab.models.uncertainty import z_value
@@ -165,6 +165,7 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> DriversResul
     except ValueError as err:
         raise ParameterError(str(err)) from None
     tables, rejects = _contract_tables(data, params)
+    _check_windows(tables, params, end)
     attr = attribution.run(tables, product_id="", max_units=params.max_units, seed=params.seed, alpha=params.alpha,
                            leads=3, lags=9)
     doctor_level = attr.unit == "doctor"
@@ -197,6 +198,19 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> DriversResul
         params=params, rejects=rejects, bridge=bridge, scorecard=scorecard, units=unit_rows,
         level="doctor" if doctor_level else "account", outcome=outcome, current=months[current],
         comparison=months[before], products=own, notes=notes, attribution=used)
+
+
+def _check_windows(tables, params, end) -> None:
+    """Fail early (before any model is fitted) when the windows do not fit in the data."""
+    prescriptions, sales = tables["prescriptions"], tables["sales"]
+    if not len(prescriptions) and not len(sales):
+        raise ValueError("drivers needs an outcome: the 'prescriptions' or the 'sales' table is empty or missing")
+    doctor_level = len(prescriptions) > 0 and len(tables["doctors"]) > 0
+    months = month_range(prescriptions["month"] if doctor_level else month_start(sales["date"]))
+    try:
+        windows(months, params.months, params.compare, end)
+    except ValueError as err:
+        raise ParameterError(f"parameters 'months', 'compare', 'end': {err}") from None
 
 
 def _contract_tables(data, params) -> tuple[dict, dict]:
