@@ -62,6 +62,9 @@ class DriversParams(Params):
     max_units: int | None = param(20000, "attribution: fit the visit and event models on a seeded sample of this "
                                          "many units on larger panels")
     top_units: int = param(5, "units with the largest shortfall against market explained in the report")
+    visit_design: str = param("main", "visit lift of the main product: attribution's main design (the capacity-shock "
+                                      "IV when reps chase demand, else fixed effects), or one of them",
+                              choices=("main", "fixed_effects", "iv"))
 
 
 @dataclasses.dataclass
@@ -290,8 +293,15 @@ def _visit_lift(attr, tables, product, months, units, doctor_level, params):
         model = attr.visit_model
         effect = attr.visit_effect("per_visit_long_run")
         fe = model.results_.effect("per_visit_long_run")["estimate"]
-        scale = effect["estimate"] / fe if attr.visit_design == "iv" and fe else 1.0
-        source = f"attribution ({attr.visit_design})"
+        design = attr.visit_design if params.visit_design == "main" else params.visit_design
+        if design == "iv" and attr.iv_model is None:
+            design = "fixed_effects"
+        if design == "iv":
+            effect = attr.iv_model.results_.effect("per_visit_long_run")
+        else:
+            effect = model.results_.effect("per_visit_long_run")
+        scale = effect["estimate"] / fe if design == "iv" and fe else 1.0
+        source = f"attribution ({design}{', its main design' if design == attr.visit_design else ''})"
     else:
         visits = tables["visits"]
         if not (len(visits) and len(tables["doctors"])):

@@ -46,6 +46,7 @@ end = ""
 alpha = 0.05
 max_units = 20000
 top_units = 5
+visit_design = "main"
 
 # %%
 result = drivers.run(data_dir, **drivers.DriversParams.pick(globals()))
