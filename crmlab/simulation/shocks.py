@@ -15,7 +15,9 @@ Four shocks, all in the last months of the world, each written to ``truth.json``
   before the end. Cost: their own-product units lost.
 * **destocking**: one distributor lowers its days-on-hand target to ``destock_factor``
   of its policy for the last ``destock_months`` months: sell-in falls, sell-out does
-  not. Cost: the stock the lower target removes (units, at the month it starts).
+  not. ``cost``: the stock the lower target removes (units, at the month it starts);
+  ``cost_by_month`` / ``realised_cost``: the sell-in lost against the same orders under
+  the usual target (lot rounding included).
 * **cancelled_events**: one region's seminars of the last ``cancel_months`` months are
   cancelled (not held, not in the data). Cost: the seminar lift those attendees would
   have had.
@@ -204,12 +206,47 @@ class Shocks:
             return 1.0
         return plan.destock_factor if t >= self.cfg.n_months - plan.destock_months else 1.0
 
+    def _same_draws(self, d: int) -> bool:
+        """True for the distributor a plan may destock: it draws a shipment day for every order slot, so a world
+        with the destocking and one without (same plan, other kinds) draw the same numbers everywhere else."""
+        return self.shock_plan is not None and d == self._shock_where["distributor"]
+
     def _record_destock(self, product: str, forecast: float, target: float) -> None:
         """The stock the lower target removes, when it starts (units, negative)."""
         truth = self.shock_truth["destocking"]
         cost = -forecast * target * (1 - self.shock_plan.destock_factor) / 30
         truth.setdefault("cost_by_product", {})[product] = round(float(cost), 2)
         truth["cost"] = round(sum(truth["cost_by_product"].values()), 2)
+
+    def _destock_realised(self, d: int, product: str, level, target: float, lot: float, path: list) -> None:
+        """Sell-in lost per month: the distributor's orders against the same policy without the lower target.
+
+        The counterfactual reruns the order-up-to rule from the stock held the month
+        before the destocking (same lots, quarter-end loading and returns), so the cost is
+        what the shock took out of sell-in, lot rounding included.
+        """
+        plan = self.shock_plan
+        if plan is None or "destocking" not in plan.kinds or d != self._shock_where["distributor"]:
+            return
+        cfg, n_m = self.cfg, self.cfg.n_months
+        start = n_m - plan.destock_months
+        stock = path[start - 1][0]
+        cost = np.zeros(n_m)
+        for t in range(start, n_m):
+            forecast = level[max(0, t - 3):t].mean()
+            order = np.ceil(max(0.0, forecast * (1 + target / 30) - stock) / lot) * lot
+            if self.months[t].month in (3, 6, 9, 12):
+                order += np.round(cfg.quarter_end_loading * forecast / lot) * lot
+            emergency = np.ceil((level[t] - stock - order) / lot) * lot if stock + order - level[t] < 0 else 0.0
+            returned = path[t][1]
+            shocked = path[t][0] - path[t - 1][0] + level[t]
+            cost[t] = shocked - (order + emergency + returned)
+            stock = stock + order + emergency + returned - level[t]
+        truth = self.shock_truth["destocking"]
+        months = [str(m.date()) for m in self.months]
+        previous = np.array(list(truth.get("cost_by_month", dict.fromkeys(months, 0.0)).values()))
+        truth["cost_by_month"] = dict(zip(months, np.round(previous + cost, 2).tolist()))
+        truth["realised_cost"] = round(float((previous + cost).sum()), 2)
 
     # ------------------------------------------------------------------ costs
     def _shock_costs(self, territory_idx, demand, effective, multiplier, visit_lift) -> None:
