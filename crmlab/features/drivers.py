@@ -114,7 +114,7 @@ def market_growth(base_before: np.ndarray, base_current: np.ndarray, group: np.n
     --------
     >>> g, se = market_growth(np.array([10.0, 10, 10]), np.array([11.0, 12, 5]), np.array(["a", "b", "c"]),
     ...                       np.array(["t1", "t2", "t3"]), np.array([True, True, False]))
-    >>> round(g["a"], 2), round(g["b"], 2), round(g["c"], 2)
+    >>> float(round(g["a"], 2)), float(round(g["b"], 2)), float(round(g["c"], 2))
     (1.2, 1.1, 1.15)
     """
     frame = pd.DataFrame({"g": group, "c": cluster, "b": np.where(continuing, base_before, 0.0),
@@ -151,7 +151,7 @@ def split_change(y_before, y_current, lift_before, lift_current, event_before, e
     Examples
     --------
     >>> one = np.array([10.0])
-    >>> out = split_change(one, one * 1.5, one * 0, one, one * 0, one * 0, np.array([1.1]), np.array([0.0]),
+    >>> out = split_change(one, one * 1.5, one * 0, one / 10, one * 0, one * 0, np.array([1.1]), np.array([0.0]),
     ...                    1.96, (0.5, 1.5), (1.0, 1.0))
     >>> out[["market", "visits", "existing_prescribers"]].round(2).values.tolist()
     [[1.0, 1.0, 3.0]]
