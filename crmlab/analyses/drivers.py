@@ -76,7 +76,10 @@ class DriversResult(AnalysisResult):
     bridge : DataFrame
         ``level, unit_id, product_id, driver, change, lower, upper`` (``drivers.csv``).
     scorecard : DataFrame
-        Per rep and territory and month of the current window: activity and results.
+        Per rep and territory and month of the current window: activity (visits, reach,
+        frequency, plan compliance, share of visits to A/B doctors, events) and results
+        (units, growth on the comparison month, target and attainment, and the
+        territory's drivers over the whole window, ``window_<driver>``).
     units : DataFrame
         Per territory (all own products): region, prescribers before, lapsed, new, units
         before and now (for the report's sentences).
@@ -197,6 +200,10 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> DriversResul
         notes.append("The total is sell-in (shipments to distributors); channel_stock is the distributors' stock "
                      "build or draw (sell-in minus sell-out), shared out to territories by their sell-out.")
     scorecard = _scorecard(tables, units, grids, own, months, current, before, doctor_level)
+    # the territory's bridge over the whole window beside each month's activity
+    window = bridge[(bridge["level"] == "territory") & (bridge["product_id"] == "")].pivot(
+        index="unit_id", columns="driver", values="change")[[*DRIVERS, "total"]].add_prefix("window_")
+    scorecard = scorecard.join(window, on="territory_id")
     return DriversResult(
         params=params, rejects=rejects, bridge=bridge, scorecard=scorecard, units=unit_rows,
         level="doctor" if doctor_level else "account", outcome=outcome, current=months[current],

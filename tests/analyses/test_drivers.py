@@ -64,6 +64,10 @@ def test_scorecard_per_rep_and_territory_per_month(result):
         assert column in card
     assert ((territory["plan_compliance"] >= 0) & (territory["plan_compliance"] <= 1)).all()
     assert card["attainment"].isna().all()  # no targets table in the sample
+    # each row carries its territory's bridge over the window
+    bridge = result.bridge.query("level == 'territory' and product_id == '' and driver == 'visits'")
+    first = territory.set_index("unit_id")["window_visits"].groupby(level=0).first()
+    assert np.allclose(first, bridge.set_index("unit_id")["change"].reindex(first.index))
 
 
 def test_targets_give_attainment(sample):
