@@ -14,16 +14,24 @@ current window minus that in the comparison window, from ``truth.json``), measur
 this module was written:
 
 ======  =========  ==================  ====================  ==========================
-seed    placement  vacancy: visits     competitor: lapsed    destocking: channel_stock
-                   planted/recovered   planted/recovered     planted / region recovered
+seed    placement  vacancy: visits     competitor: lapsed    destocking: planted stock /
+                   planted/recovered   planted/recovered     sell-in lost / channel_stock moved
 ======  =========  ==================  ====================  ==========================
-RESULTS_TABLE
+101     0          -547 / -264 (IV)    -1885 / -2094         -698 / -180 / -180
+102     1          -425 / -232         -2255 / -2378         -1971 / -1880 / -1880
+103     2          -240 / -239         -2360 / -2602         -1148 / -1280 / -1280
+104     0          -314 / -361          -699 / -857          -1504 / -2040 / -2040
+105     1          -276 / -237         -2090 / -2618         -1121 / -1220 / -1220
+106     2          -140 / -140         -3817 / -3923         -2147 / -2170 / -2170
 ======  =========  ==================  ====================  ==========================
 
 The vacancy territory always had the most negative ``visits`` driver and the competitor
-territory the most negative ``lapsed_prescribers``. The destocking region's market is
-computed from prescriber volume only, so it cannot absorb the stock drawn down; the test
-checks it stays within the other regions' market growth.
+territory the most negative ``lapsed_prescribers``. Seed 101 is the one world where the
+vacancy's size is missed (48%, an expected failure, see ``IV_MISFIRE``). The destocking
+is checked against a twin world without it (same draws everywhere else): the region's
+``channel_stock`` moves by exactly the sell-in the destocking took, its ``market`` not
+at all; "planted stock" is the stock the lower target removes, "sell-in lost" what it
+took out of the window's sell-in (lot rounding included).
 """
 
 from __future__ import annotations
@@ -121,6 +129,10 @@ def test_destocking_shows_in_channel_stock_not_market(shocked):
 
 @pytest.mark.slow
 def test_drivers_add_up_in_every_unit(shocked):
-    _, result = shocked
+    world, result = shocked
+    cancelled = world.truth["shocks"]["cancelled_events"]
+    events = _grid(result, "region")["events"]
+    print(f"cancelled seminars in {cancelled['region']}: planted {_planted(world, result, 'cancelled_events'):.0f}, "
+          f"events driver {events[cancelled['region']]:.0f} (other regions {events.drop(cancelled['region']).round(0).tolist()})")
     wide = result.bridge.pivot_table(index=["level", "unit_id", "product_id"], columns="driver", values="change")
     assert np.allclose(wide.drop(columns="total").sum(axis=1), wide["total"], atol=1e-6)
