@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--format", choices=["csv", "parquet"], default=None,
                      help="file format (default: csv for sample/demo, parquet for national)")
+    sim.add_argument("--shocks", type=int, default=None, metavar="PLACEMENT",
+                     help="plant shocks with known cost (vacancy, competitor, destocking, cancelled seminars) "
+                          "at this placement (0, 1, ...); their costs go to truth.json")
     sim.add_argument("--duplicates", type=float, default=None, metavar="RATE",
                      help="name doctors and accounts and enter this share of them twice")
 
@@ -118,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.scale == "us" or args.doctors is not None:
                 return _simulate_us(args)
             fmt = args.format or ("parquet" if args.scale == "national" else "csv")
-            world = simulate(scale=args.scale, seed=args.seed)
+            shocks = {"placement": args.shocks} if args.shocks is not None else None
+            world = simulate(scale=args.scale, seed=args.seed, shocks=shocks)
             if args.duplicates is not None:
                 from crmlab.simulate_duplicates import plant_duplicates
 

@@ -12,7 +12,8 @@ SAMPLE_DIR = DATA_DIR / "sample"
 PARAMS_DIR = PROJECT_ROOT / "params"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 
-ANALYSES = ("overview", "segmentation", "attribution", "churn", "forecast", "dedupe", "callplan")
+ANALYSES = ("overview", "segmentation", "attribution", "churn", "forecast", "dedupe", "callplan",
+            "drivers")
 
 
 def resolve_path(path: str | Path) -> Path:

@@ -42,6 +42,11 @@ draw for draw the same:
 * ``rep_absence_rate``: reps away some days (leave, training, sick), written to the
   optional ``rep_absences`` table: capacity shocks reps do not choose
   (:mod:`crmlab.simulation.capacity`). Vacancies between reps exist in every world.
+* ``shocks``: shocks with a known cost in the last months, for the drivers analysis
+  (:mod:`crmlab.simulation.shocks`): a territory left without a rep, a competitor taking
+  a share of a territory's doctors, a distributor destocking, a region's seminars
+  cancelled; ``simulate("sample", 1, shocks={"placement": 2})`` picks where they hit,
+  ``truth.json`` (``shocks``) holds where and their cost per month.
 
 Examples
 --------

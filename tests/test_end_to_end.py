@@ -140,7 +140,7 @@ def test_a_date_parameter_is_accepted(tmp_path, analysis):
 @pytest.mark.slow
 @pytest.mark.parametrize("analysis, options", [
     ("overview", []), ("segmentation", []), ("attribution", []), ("churn", ["-p", "level=account"]),
-    ("forecast", []),
+    ("forecast", []), ("drivers", []),
 ])
 def test_sales_only_market(sales_only, tmp_path, analysis, options):
     """Markets without doctor-level data: every analysis runs from account sales."""

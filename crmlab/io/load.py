@@ -77,6 +77,7 @@ class Dataset:
     sales: pd.DataFrame
     shipments: pd.DataFrame
     inventory: pd.DataFrame
+    targets: pd.DataFrame
     present: frozenset[str]
     rejects: pd.DataFrame
     data_dir: Path

@@ -157,6 +157,14 @@ CONTRACT: dict[str, tuple[Field, ...]] = {
         _f("product_id", required=True),
         _f("units_on_hand", "float", required=True, non_negative=True),
     ),
+    # optional: sales targets per territory or rep, product and month (attainment in the drivers scorecard)
+    "targets": (
+        _f("territory_id"),
+        _f("rep_id"),
+        _f("product_id", required=True),
+        _f("month", "month", required=True),
+        _f("target_units", "float", required=True, non_negative=True),
+    ),
 }
 
 #: All tables, in contract order (a table comes after every table it refers to).
@@ -169,7 +177,7 @@ OUTCOME_TABLES: tuple[str, ...] = ("prescriptions", "sales")
 NON_EMPTY_TABLES: tuple[str, ...] = ("accounts", "products")
 #: Tables without an ID column, where an exact copy of a row would be counted twice.
 FACT_TABLES: tuple[str, ...] = ("rep_absences", "event_attendance", "prescriptions", "sales",
-                                "shipments", "inventory")
+                                "shipments", "inventory", "targets")
 #: Fact tables that are transaction logs: two identical deliveries on one day are possible
 #: (real logs such as CDNOW hold them), so an exact copy is a warning there, not a reject.
 TRANSACTION_TABLES: tuple[str, ...] = ("sales", "shipments")
@@ -212,6 +220,8 @@ FOREIGN_KEYS: tuple[ForeignKey, ...] = (
     ForeignKey("shipments", "product_id", "products", "product_id"),
     ForeignKey("inventory", "distributor_id", "distributors", "distributor_id"),
     ForeignKey("inventory", "product_id", "products", "product_id"),
+    ForeignKey("targets", "rep_id", "reps", "rep_id"),
+    ForeignKey("targets", "product_id", "products", "product_id"),
 )
 
 

@@ -105,9 +105,13 @@ class Channel:
                 lot = max(10.0, np.round(base * cfg.lot_months, -1))
                 stock = base * target[d] / 30
                 policy.append((distributors["distributor_id"].iat[d], product, target[d], lot))
+                path = []
                 for t in range(n_m):
                     forecast = level[max(0, t - 3):t].mean() if t >= 1 else base
-                    order_up_to = forecast * (1 + target[d] / 30)
+                    factor = self._stock_factor(d, t)
+                    if factor != 1.0 and self._stock_factor(d, t - 1) == 1.0:
+                        self._record_destock(product, forecast, target[d])
+                    order_up_to = forecast * (1 + factor * target[d] / 30)
                     order = np.ceil(max(0.0, order_up_to - stock) / lot) * lot
                     if self.months[t].month in (3, 6, 9, 12):
                         order += np.round(cfg.quarter_end_loading * forecast / lot) * lot
@@ -118,13 +122,17 @@ class Channel:
                     if rng.random() < 0.01 and stock > lot:
                         returned = -np.round(0.1 * stock)
                     stock = stock + order + emergency + returned - level[t]
+                    path.append((stock, returned))
                     day0 = self.months[t]
                     for qty, day in ((order, 2), (emergency, 18), (returned, 25)):
-                        if qty != 0:
-                            shipments.append((day0 + pd.Timedelta(days=day + int(rng.integers(0, 3))),
-                                              distributors["distributor_id"].iat[d], product, qty))
+                        if qty != 0 or self._same_draws(d):
+                            offset = int(rng.integers(0, 3))
+                            if qty != 0:
+                                shipments.append((day0 + pd.Timedelta(days=day + offset),
+                                                  distributors["distributor_id"].iat[d], product, qty))
                     inventory.append((day0 + pd.offsets.MonthEnd(0), distributors["distributor_id"].iat[d],
                                       product, round(stock, 1)))
+                self._destock_realised(d, product, level, target[d], lot, path)
         shipments = pd.DataFrame(shipments, columns=["date", "distributor_id", "product_id", "units"])
         inventory = pd.DataFrame(inventory, columns=["date", "distributor_id", "product_id", "units_on_hand"])
         policy = pd.DataFrame(policy, columns=["distributor_id", "product_id", "target_days_on_hand", "lot"])

@@ -93,6 +93,9 @@ class WorldConfig:
     # heterogeneous, saturating visit response per doctor (issue 12): a shape of
     # crmlab.simulation.response.RESPONSE_SHAPES, "" = off (one beta and r for all)
     visit_response: str = ""
+    # planted shocks with a known cost (vacancy, competitor, destocking, cancelled events):
+    # None = off, True = defaults, or a dict of crmlab.simulation.shocks.ShockPlan fields
+    shocks: dict | bool | None = None
 
 
 #: Option fields and their "off" values: written to ``truth.json`` only when switched on.

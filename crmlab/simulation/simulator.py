@@ -18,10 +18,12 @@ from crmlab.simulation.feedback import FeedbackTargeting
 from crmlab.simulation.master import MasterData
 from crmlab.simulation.outcomes import Outcomes
 from crmlab.simulation.response import VisitResponse
+from crmlab.simulation.shocks import ShockPlan, Shocks
 from crmlab.simulation.truth import Truth
 
 
-class Simulator(MasterData, Activity, Capacity, FeedbackTargeting, Outcomes, Channel, Truth, VisitResponse):
+class Simulator(MasterData, Activity, Capacity, FeedbackTargeting, Outcomes, Channel, Shocks, Truth,
+                VisitResponse):
     """One simulated world: ``Simulator(cfg, seed, scale).run()``."""
 
     def __init__(self, cfg: WorldConfig, seed: int, scale: str):
@@ -35,6 +37,9 @@ class Simulator(MasterData, Activity, Capacity, FeedbackTargeting, Outcomes, Cha
         self.options_on = any(getattr(cfg, k) != v for k, v in OPTIONS.items()
                               if k not in ("demand_shock_persistence", "feedback_expectation_weight"))
         self.months = pd.date_range(START, periods=cfg.n_months, freq="MS")
+        self.shock_plan = ShockPlan.of(cfg.shocks)
+        if self.shock_plan is not None and cfg.feedback_targeting:
+            raise ValueError("shocks are not planted in a world with feedback targeting")
 
     def run(self) -> World:
         cfg = self.cfg
@@ -42,7 +47,9 @@ class Simulator(MasterData, Activity, Capacity, FeedbackTargeting, Outcomes, Cha
         doctors, account_idx, potential = self._doctors(accounts)
         self._draw_response(doctors, potential)
         reps, holder, effort, active = self._reps(territories)
-        self._rep_ids = reps["rep_id"].to_numpy()
+        self._rep_ids, self._holder = reps["rep_id"].to_numpy(), holder
+        self._shock_setup(territories, active, cfg.n_regions * cfg.distributors_per_region)
+        reps = self._shock_reps(reps, holder)
         rep_absences = None
         if cfg.rep_absence_rate > 0:
             rep_absences = self._rep_absences(holder, active)
@@ -52,6 +59,8 @@ class Simulator(MasterData, Activity, Capacity, FeedbackTargeting, Outcomes, Cha
 
         events, attendance, seminar_month, launch_month_doc, campaign_region, launch_month = \
             self._events(doctors, accounts, account_idx, potential)
+        events, attendance, seminar_month = self._shock_events(events, attendance, seminar_month, doctors)
+        self._seminar_month = seminar_month
         demand = self._demand(accounts, account_idx, potential, campaign_region, launch_month,
                               seminar_month, launch_month_doc, self._demand_shock(len(doctors)))
         trx_main = None
@@ -61,8 +70,13 @@ class Simulator(MasterData, Activity, Capacity, FeedbackTargeting, Outcomes, Cha
         else:
             visits, counts, effective, raw, band = self._visits(
                 doctors, doctor_territory, holder, effort, potential, launch_month)
+            visits, counts, effective, raw = self._shock_visits(visits, counts, effective, raw, doctor_territory)
             onset, multiplier = self._lapse(account_idx, potential, doctors["title"].to_numpy(), counts)
+            if self.shock_plan is not None:
+                onset = self._shock_lapse(onset, doctor_territory)
+                multiplier = self._lapse_multiplier(onset)
         trx, visit_lift, prescriptions = self._prescriptions(doctors, demand, effective, multiplier, trx_main)
+        self._shock_costs(doctor_territory, demand, effective, multiplier, visit_lift)
 
         pharmacy_base, pharmacy_onset, pharmacy_multiplier = self._pharmacy_lapses(accounts)
         sell_out = self._sell_out(accounts, account_idx, trx, demand, campaign_region, pharmacy_base,

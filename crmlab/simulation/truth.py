@@ -37,7 +37,7 @@ class Truth:
         truth = {
             "seed": self.seed, "scale": self.scale,
             "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.__dict__.items()
-                       if k not in OPTIONS or self.options_on},
+                       if (k not in OPTIONS or self.options_on) and k != "shocks"},
             "months": {"first": str(self.months[0].date()), "last": str(self.months[-1].date()),
                        "n": n_months},
             "visits": {
@@ -83,6 +83,8 @@ class Truth:
         }
         if self.options_on:
             truth["targeting"] = self._targeting_truth()
+        if self.shock_truth is not None:
+            truth["shocks"] = self.shock_truth
         return json.loads(json.dumps(truth, default=_json_default))
 
     def _targeting_truth(self) -> dict:

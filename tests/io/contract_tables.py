@@ -77,6 +77,11 @@ date,distributor_id,product_id,units_on_hand
 2025-03-31,W1,P1,80
 2025-03-31,W2,P1,0
 """,
+    "targets": """\
+territory_id,rep_id,product_id,month,target_units
+T1,,P1,2025-01,100
+T2,,P1,2025-02,50
+""",
 }
 
 
