@@ -14,12 +14,14 @@ import time
 import pandas as pd
 
 from crmlab.app.callplan import CallplanView
+from crmlab.app.drivers import DriversView
 from crmlab.app.early_warning import EarlyWarningView, churn_caption
 from crmlab.app.segments import PLACE_COLUMNS, SegmentsView, published_segment_tables, segment_tables
 from crmlab.app.sources import Source, read_published
 
 #: Tab title -> view key; each view is built by ``Dashboard._<key>_view`` when its tab first opens.
-TABS = {"Segments": "segments", "Early warning": "early_warning", "Call plan": "callplan"}
+TABS = {"Segments": "segments", "Early warning": "early_warning", "Call plan": "callplan",
+        "Why sales moved": "drivers"}
 
 STYLE = """<style>
 .crmlab-table { border-collapse: collapse; font-size: 13px; margin: 4px 16px 12px 0; }
@@ -168,3 +170,16 @@ class Dashboard:
 
         with self.busy(f"Computing the call plan on {self.source.path.name} (under a minute on the sample)"):
             return CallplanView.from_result(callplan.run(self.source.path))
+
+    # ---------------------------------------------------------- Why sales moved
+    def _drivers_view(self) -> DriversView:
+        if self.source.kind == "reports":
+            with self.busy(f"Reading the published sales bridge in {self.source.path}"):
+                path = self.source.path / "drivers" / "drivers.csv"
+                if not path.exists():
+                    raise ValueError(f"no published sales bridge in {self.source.path}: run `crmlab run drivers`")
+                return DriversView.from_csv(path, caption=f"Precomputed: {read_published(self.source.path, 'drivers', []).caption}.")
+        from crmlab.analyses import drivers
+
+        with self.busy(f"Computing why sales moved on {self.source.path.name} (under a minute on the sample)"):
+            return DriversView.from_result(drivers.run(self.source.path))

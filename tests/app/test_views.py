@@ -177,15 +177,22 @@ def test_dashboard_on_the_sample_and_on_what_it_published(tmp_path):
     live.tabs.selected_index = 2  # the call plan, with its capacity slider live
     plan = live.views["callplan"]
     assert not plan.capacity_change.disabled and len(plan.tables["see more"]) > 0
-    html = segments.counts.value + "".join(
+    live.tabs.selected_index = 3  # why sales moved: the national bridge first, then a region's
+    bridge = live.views["drivers"]
+    national = bridge.shown.set_index("driver")["change"]
+    assert national.drop("total").sum() == pytest.approx(national["total"])
+    bridge.level.value = "region"
+    assert bridge.shown["change"].tolist() != national.tolist()
+    html = segments.counts.value + bridge.html.value + "".join(
         h.value for h in [*segments.html.values(), *early.html.values(), *plan.html.values()])
     assert not any(name in html for name in names)
 
     # the same results, published: the app reads them instead of computing
     reports = tmp_path / "reports"
-    from crmlab.analyses import callplan, churn, segmentation
+    from crmlab.analyses import callplan, churn, drivers, segmentation
 
-    for module, result in ((segmentation, live._segmentation), (churn, None), (callplan, None)):
+    for module, result in ((segmentation, live._segmentation), (churn, None), (callplan, None),
+                           (drivers, None)):
         result = result if result is not None else module.run(SAMPLE_DIR)
         folder = reports / module.__name__.rsplit(".", 1)[-1]
         result.save(folder)
@@ -203,3 +210,6 @@ def test_dashboard_on_the_sample_and_on_what_it_published(tmp_path):
     shown_plan = published.views["callplan"]
     assert shown_plan.capacity_change.disabled  # replanning needs the data
     pd.testing.assert_frame_equal(shown_plan.tables["see more"], plan.tables["see more"], check_dtype=False)
+    published.tabs.selected_index = 3
+    shown_bridge = published.views["drivers"]
+    assert shown_bridge.shown.set_index("driver")["change"].to_dict() == pytest.approx(national.to_dict())
