@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO := data/demo
 SEED ?= 7
 
-.PHONY: setup report test test-fast sample demo national benchmark clean lock app browser screenshots
+.PHONY: setup report test test-fast sample demo national benchmark benchmark-national clean lock app browser screenshots
 
 setup: $(STAMP)
 
@@ -58,6 +58,13 @@ test-fast: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/features.py
+
+# The full refresh (every analysis) at national scale: wall time and peak memory of each.
+NATIONAL ?= data/national
+benchmark-national: $(STAMP)
+	test -f $(NATIONAL)/truth.json || $(BIN)/crmlab simulate --out $(NATIONAL) --scale national --seed $(SEED)
+	$(BIN)/python benchmarks/features.py --scales national --national-dir $(NATIONAL)
+	$(BIN)/python benchmarks/refresh.py --data $(NATIONAL)
 
 # Re-pin every dependency after a deliberate upgrade.
 lock: $(STAMP)
