@@ -15,6 +15,7 @@ on a day it would not pass.
 
 The cache directory is ``$CRMLAB_CACHE`` (``off`` turns the cache off), by default
 ``$XDG_CACHE_HOME/crmlab`` or ``~/.cache/crmlab``; the newest :data:`KEEP` entries are kept.
+Directories under :data:`MIN_BYTES` are not cached.
 A cache that cannot be read or written is ignored: the data is loaded from its files.
 """
 
@@ -37,6 +38,9 @@ from crmlab.io.schemas import TABLES
 
 #: Entries kept in the cache directory (the most recently used).
 KEEP = 8
+#: Data directories whose table files are smaller than this are not cached: they load in
+#: well under a second anyway (e.g. the small worlds of the tests).
+MIN_BYTES = 256 * 1024
 _FORMAT = 1
 _CHUNK = 1 << 22
 
@@ -59,6 +63,18 @@ def cache_dir() -> Path | None:
         return Path(setting).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "crmlab"
+
+
+def table_files(data_dir: Path) -> list[Path]:
+    """Every ``<table>.parquet`` and ``<table>.csv`` file of ``data_dir``."""
+    return [path for table in TABLES for suffix in (".parquet", ".csv")
+            if (path := data_dir / f"{table}{suffix}").is_file()]
+
+
+def worth_caching(data_dir: Path) -> bool:
+    """Whether the cache is on and the directory's table files weigh at least :data:`MIN_BYTES`."""
+    return cache_dir() is not None and data_dir.is_dir() and \
+        sum(path.stat().st_size for path in table_files(data_dir)) >= MIN_BYTES
 
 
 def _file_digest(path: Path) -> str:
@@ -87,11 +103,8 @@ def dataset_key(data_dir: Path, encoding: str, tables, allow_rejects: bool) -> s
     digest = hashlib.blake2b(digest_size=20)
     digest.update(json.dumps([_code_version(), encoding, None if tables is None else sorted(tables),
                               bool(allow_rejects)]).encode())
-    for table in TABLES:
-        for suffix in (".parquet", ".csv"):
-            path = data_dir / f"{table}{suffix}"
-            if path.is_file():
-                digest.update(f"{path.name}:{path.stat().st_size}:{_file_digest(path)}".encode())
+    for path in table_files(data_dir):
+        digest.update(f"{path.name}:{path.stat().st_size}:{_file_digest(path)}".encode())
     return digest.hexdigest()
 
 

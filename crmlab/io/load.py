@@ -347,7 +347,7 @@ def load(data_dir, *, encoding: str = "utf-8", tables=None,
     """
     tables = None if tables is None else list(tables)
     key = None
-    if cache.cache_dir() is not None and Path(data_dir).is_dir():
+    if cache.worth_caching(Path(data_dir)):
         key = cache.dataset_key(Path(data_dir), encoding, tables, allow_rejects)
         hit = cache.read(key, today())
         if hit is not None:

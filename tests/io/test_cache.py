@@ -12,12 +12,14 @@ from contract_tables import write_tables
 
 from crmlab.io import TABLES, DataContractError, load
 LOAD = importlib.import_module("crmlab.io.load")
+cache = importlib.import_module("crmlab.io.cache")
 
 
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
     root = tmp_path / "cache"
     monkeypatch.setenv("CRMLAB_CACHE", str(root))
+    monkeypatch.setattr(cache, "MIN_BYTES", 0)  # the contract tables are tiny
     return root
 
 
@@ -160,3 +162,14 @@ def test_corrupt_entry_is_ignored(tmp_path, fresh_cache, monkeypatch):
     entry = next(p for p in fresh_cache.iterdir() if p.is_dir())
     (entry / "visits.parquet").write_bytes(b"not parquet")
     assert_same_dataset(first, load(data))
+
+
+def test_small_directories_are_not_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRMLAB_CACHE", str(tmp_path / "cache"))
+    data = write_tables(_folder(tmp_path))
+    assert sum(p.stat().st_size for p in data.iterdir()) < cache.MIN_BYTES
+    calls = _count_checks(monkeypatch)
+    load(data)
+    load(data)
+    assert len(calls) == 2
+    assert not (tmp_path / "cache").exists()
