@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 DEMO := data/demo
 SEED ?= 7
 
-.PHONY: setup report test test-fast sample demo national us benchmark benchmark-us clean lock app browser screenshots
+.PHONY: setup report test test-fast sample demo national us benchmark benchmark-national benchmark-us clean lock \
+	app browser screenshots
 
 setup: $(STAMP)
 
@@ -66,6 +67,13 @@ benchmark: $(STAMP)
 # Churn panels (DuckDB) and scoring (local Dask cluster) on data/us, simulated if missing.
 benchmark-us: $(STAMP)
 	$(BIN)/python benchmarks/us_scale.py --data data/us
+
+# The full refresh (every analysis) at national scale: wall time and peak memory of each.
+NATIONAL ?= data/national
+benchmark-national: $(STAMP)
+	test -f $(NATIONAL)/truth.json || $(BIN)/crmlab simulate --out $(NATIONAL) --scale national --seed $(SEED)
+	$(BIN)/python benchmarks/features.py --scales national --national-dir $(NATIONAL)
+	$(BIN)/python benchmarks/refresh.py --data $(NATIONAL)
 
 # Re-pin every dependency after a deliberate upgrade.
 lock: $(STAMP)

@@ -13,6 +13,20 @@ from crmlab.simulate import simulate
 sys.path.insert(0, str(Path(__file__).parent))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dataset_cache(tmp_path_factory):
+    """The loader's cache (crmlab.io.cache) in a fresh directory, not the user's."""
+    import os
+
+    saved = os.environ.get("CRMLAB_CACHE")
+    os.environ["CRMLAB_CACHE"] = str(tmp_path_factory.mktemp("crmlab-cache"))
+    yield Path(os.environ["CRMLAB_CACHE"])
+    if saved is None:
+        os.environ.pop("CRMLAB_CACHE", None)
+    else:
+        os.environ["CRMLAB_CACHE"] = saved
+
+
 @pytest.fixture(scope="module")
 def sample_world():
     """The committed sample's world (sample scale, seed 7)."""

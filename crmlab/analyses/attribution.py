@@ -289,6 +289,11 @@ class _Setting:
                                                     size_bin=self.size_bin, size=self.size)
         return self.panels[product_id]
 
+    def keep_panels(self, product_ids) -> None:
+        """Free the outcome panels of every other product (7.2M rows each at national scale)."""
+        for product_id in set(self.panels) - set(product_ids):
+            del self.panels[product_id]
+
 
 def run(data: str | Dataset | Mapping = "data/sample", **params) -> AttributionResult:
     """Estimate what visits, events and campaigns added, with ROI.
@@ -436,10 +441,11 @@ def _event_lift(setting: _Setting) -> tuple[dict[str, EventStudy], list[EventTyp
     firsts = {t: first_attendance(events, attendance, t, setting.months) if attended else pd.Series(dtype=int)
               for t in types}
     studies, effects = {}, []
-    for event_type in types:
+    products = {t: _event_product(events, t, setting.product_id) for t in types}
+    setting.keep_panels(products.values())  # the visit lift's panel only if an event type reads it
+    for done, event_type in enumerate(types):
         chosen = events[events["event_type"] == event_type]
-        product = chosen["product_id"].dropna().astype(str).mode()
-        product = str(product.iloc[0]) if len(product) else setting.product_id
+        product = products[event_type]
         same_product = [t for t in types if t != event_type and
                         (events.loc[events["event_type"] == t, "product_id"].astype(str) == product).any()]
         effect = EventTypeEffect(event_type=event_type, product_id=product, events=len(chosen),
@@ -449,7 +455,14 @@ def _event_lift(setting: _Setting) -> tuple[dict[str, EventStudy], list[EventTyp
         if study is not None:
             studies[event_type] = study
         effects.append(effect)
+        setting.keep_panels(products[t] for t in types[done + 1:])
     return studies, effects
+
+
+def _event_product(events: pd.DataFrame, event_type: str, default: str) -> str:
+    """The product an event type promotes most often (``default`` when none is named)."""
+    product = events.loc[events["event_type"] == event_type, "product_id"].dropna().astype(str).mode()
+    return str(product.iloc[0]) if len(product) else default
 
 
 def _event_study(setting: _Setting, product: str, first: pd.Series, others: list[pd.Series],

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crmlab.io import cache
 from crmlab.io.checks import (
     concat_failures,
     duplicate_rows,
@@ -346,8 +347,16 @@ def load(data_dir, *, encoding: str = "utf-8", tables=None,
     >>> ds = load("data/mine", encoding="gb18030", allow_rejects=True)  # doctest: +SKIP
     >>> ds.rejects.groupby("table").size()  # doctest: +SKIP
     """
-    checked = _check(data_dir, encoding, None if tables is None else list(tables),
-                     stop_on_fatal=True)
+    tables = None if tables is None else list(tables)
+    key = None
+    if cache.worth_caching(Path(data_dir)):
+        key = cache.dataset_key(Path(data_dir), encoding, tables, allow_rejects)
+        hit = cache.read(key, today())
+        if hit is not None:
+            _warn(hit["issues"])
+            return _dataset(hit["frames"], hit["present"], hit["rejects"], Path(data_dir),
+                            hit["issues"], duplicates)
+    checked = _check(data_dir, encoding, tables, stop_on_fatal=True)
     report = checked.report()
     if checked.fatal:
         raise DataContractError(f"cannot load {checked.data_dir}: its files do not meet "
@@ -361,8 +370,7 @@ def load(data_dir, *, encoding: str = "utf-8", tables=None,
             "then listed in Dataset.rejects); `crmlab validate DATA_DIR` writes them to "
             f"rejects.csv.\n\n{report.to_text(only_problems=True)}")
     warned = checked.issues[checked.issues["severity"] == "warning"]
-    for item in warned.itertuples(index=False):
-        warnings.warn(f"{item.table}: {item.examples}", UserWarning, stacklevel=2)
+    _warn(warned)
 
     tables_out = {}
     for table in TABLES:
@@ -372,9 +380,20 @@ def load(data_dir, *, encoding: str = "utf-8", tables=None,
         elif len(checked.rejected.get(table, ())):
             frame = frame.drop(index=checked.rejected[table]).reset_index(drop=True)
         tables_out[table] = frame
+    present = frozenset(checked.files)
+    if key is not None:
+        cache.write(key, tables_out, present, checked.rejects, warned, today())
+    return _dataset(tables_out, present, checked.rejects, checked.data_dir, warned, duplicates)
+
+
+def _warn(warned: pd.DataFrame) -> None:
+    for item in warned.itertuples(index=False):
+        warnings.warn(f"{item.table}: {item.examples}", UserWarning, stacklevel=3)
+
+
+def _dataset(tables_out: dict, present, rejects, data_dir: Path, issues, duplicates) -> Dataset:
     if duplicates:
         from crmlab.io.duplicates import merge_duplicates, read_clusters, surviving_ids
 
         tables_out = merge_duplicates(tables_out, surviving_ids(read_clusters(duplicates)))
-    return Dataset(**tables_out, present=frozenset(checked.files),
-                   rejects=checked.rejects, data_dir=checked.data_dir, issues=warned)
+    return Dataset(**tables_out, present=present, rejects=rejects, data_dir=data_dir, issues=issues)

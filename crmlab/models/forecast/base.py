@@ -24,13 +24,14 @@ Every forecast is clipped at zero: units are never negative.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from crmlab.distributed import map_rows
+from crmlab.distributed import active, map_rows
 from crmlab.models.uncertainty import z_value
 
 BASELINES = ("seasonal_naive", "naive", "moving_average")
@@ -150,12 +151,91 @@ def _statsforecast_model(method: str, season: int, positive: bool = True):
     return TSB(alpha_d=0.1, alpha_p=0.1, alias="m")
 
 
-def _by_series(frame: pd.DataFrame, column: str, n: int) -> np.ndarray:
-    """A statsforecast output column as n_series × k, rows in the order of the input."""
-    order = frame["unique_id"].to_numpy(int)
-    values = frame[column].to_numpy(float).reshape(n, -1)
-    out = np.empty_like(values)
-    out[order.reshape(n, -1)[:, 0]] = values
+#: Series in one statsforecast call from which it runs on every core (fewer: one process,
+#: where starting workers would cost more than it saves). Results do not depend on it.
+PARALLEL_MIN_SERIES = 400
+
+
+def statsforecast_jobs(n_series: int) -> int:
+    """Processes for one statsforecast call: every core for large calls, else one."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores) if n_series >= PARALLEL_MIN_SERIES else 1
+
+
+def _statsforecast_call(rows: list[np.ndarray], months: list[pd.DatetimeIndex], horizon: int, model,
+                        level, native: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, list]:
+    """One StatsForecast run over series of possibly different lengths.
+
+    Returns the points (n × horizon), the half widths (or None), and per series its
+    in-sample fitted values (or None).
+    """
+    from statsforecast import StatsForecast
+    from statsforecast.models import Naive
+
+    lengths = np.array([len(r) for r in rows])
+    n = len(rows)
+    frame = pd.DataFrame({"unique_id": np.repeat(np.arange(n), lengths),
+                          "ds": np.concatenate([m.to_numpy() for m in months]),
+                          "y": np.concatenate(rows)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.getLogger("statsforecast").setLevel(logging.ERROR)
+        engine = StatsForecast(models=[model], freq="MS", n_jobs=statsforecast_jobs(n),
+                               fallback_model=Naive(alias="m"))
+        out = engine.forecast(df=frame, h=horizon, level=[level] if native else None, fitted=native)
+        fitted = engine.forecast_fitted_values() if native else None
+    out = out.sort_values(["unique_id", "ds"], kind="stable")
+    point = out["m"].to_numpy(float).reshape(n, horizon)
+    if not native:
+        return point, None, None
+    half = (out[f"m-hi-{level}"].to_numpy(float) - out[f"m-lo-{level}"].to_numpy(float)).reshape(n, horizon) / 2
+    fitted = fitted.sort_values(["unique_id", "ds"], kind="stable")
+    errors = fitted["y"].to_numpy(float) - fitted["m"].to_numpy(float)
+    return point, half, np.split(errors, np.cumsum(lengths)[:-1])
+
+
+def statsforecast_forecasts(blocks: list[tuple[np.ndarray, pd.DatetimeIndex]], horizon: int, method: str, *,
+                            alpha: float = 0.2) -> list[BaseForecast]:
+    """One statsforecast model on every row of several blocks of series, in one run.
+
+    Each block is ``(y, months)``, ``y`` of shape n_series × len(months); blocks may have
+    different months (e.g. the training windows of a backtest's origins). Every series is
+    fitted on its own, so the forecasts are those of :func:`statsforecast_forecast` on
+    each block; one run (on every core when large) saves the start-up of many.
+    """
+    blocks = [(np.asarray(y, float), months) for y, months in blocks]
+    native = method not in INTERMITTENT_MODELS
+    level = round(100 * (1 - alpha), 6)
+    level = int(level) if float(level).is_integer() else level
+    # the model form per series: season by history length, damped ETS multiplicative if positive
+    forms: dict[tuple, list[tuple[int, int]]] = {}
+    for b, (y, months) in enumerate(blocks):
+        season = SEASON if y.shape[1] >= 2 * SEASON else 1
+        positive = (y > 0).all(axis=1) if method == "damped_ets" else np.ones(len(y), bool)
+        for i in range(len(y)):
+            forms.setdefault((season, bool(positive[i])), []).append((b, i))
+    points = [np.empty((len(y), horizon)) for y, _ in blocks]
+    halves = [np.empty((len(y), horizon)) for y, _ in blocks]
+    residuals = [np.full_like(y, np.nan) for y, _ in blocks]
+    for (season, positive), members in forms.items():
+        model = _statsforecast_model(method, season, positive=positive)
+        point, half, fitted = _statsforecast_call([blocks[b][0][i] for b, i in members],
+                                                  [blocks[b][1] for b, _ in members], horizon, model, level, native)
+        for k, (b, i) in enumerate(members):
+            points[b][i] = point[k]
+            if native:
+                halves[b][i] = half[k]
+                residuals[b][i] = fitted[k]
+    out = []
+    for (y, _), point, half, resid in zip(blocks, points, halves, residuals):
+        if native:
+            out.append(clipped_forecast(point, half, resid))
+            continue
+        # intermittent methods forecast a flat level: errors are demand around that level
+        resid = np.full_like(y, np.nan)
+        resid[:, -SEASON:] = y[:, -SEASON:] - point[:, :1]
+        sigma = np.sqrt(np.nanmean(resid ** 2, axis=1, keepdims=True))
+        out.append(clipped_forecast(point, z_value(alpha) * sigma * np.ones((1, horizon)), resid))
     return out
 
 
@@ -170,47 +250,7 @@ def statsforecast_forecast(y: np.ndarray, months: pd.DatetimeIndex, horizon: int
     >>> statsforecast_forecast(y, months, 2, "auto_ets").point.round(3).tolist()
     [[5.0, 5.0]]
     """
-    from statsforecast import StatsForecast
-    from statsforecast.models import Naive
-
-    y = np.asarray(y, float)
-    if method == "damped_ets":
-        positive = (y > 0).all(axis=1)
-        if positive.any() and not positive.all():
-            parts = [statsforecast_forecast(y[rows], months, horizon, method, alpha=alpha)
-                     for rows in (positive, ~positive)]
-            out = [np.empty((len(y),) + a.shape[1:]) for a in (parts[0].point, parts[0].point,
-                                                              parts[0].point, parts[0].residuals)]
-            for rows, part in zip((positive, ~positive), parts):
-                for target, source in zip(out, (part.point, part.lower, part.upper, part.residuals)):
-                    target[rows] = source
-            return BaseForecast(*out)
-    n, n_m = y.shape
-    season = SEASON if n_m >= 2 * SEASON else 1
-    model = _statsforecast_model(method, season, positive=bool((y > 0).all()))
-    frame = pd.DataFrame({"unique_id": np.repeat(np.arange(n), n_m),
-                          "ds": np.tile(months.to_numpy(), n), "y": y.ravel()})
-    native = method not in INTERMITTENT_MODELS
-    level = round(100 * (1 - alpha), 6)
-    level = int(level) if float(level).is_integer() else level
-    # statsforecast logs and warns about short or constant series; crmlab handles those
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        logging.getLogger("statsforecast").setLevel(logging.ERROR)
-        engine = StatsForecast(models=[model], freq="MS", n_jobs=1,
-                               fallback_model=Naive(alias="m"))
-        out = engine.forecast(df=frame, h=horizon, level=[level] if native else None, fitted=native)
-        fitted = engine.forecast_fitted_values() if native else None
-    point = _by_series(out, "m", n)
-    if native:
-        half = (_by_series(out, f"m-hi-{level}", n) - _by_series(out, f"m-lo-{level}", n)) / 2
-        residuals = _by_series(fitted.assign(e=fitted["y"] - fitted["m"]), "e", n)
-        return clipped_forecast(point, half, residuals)
-    # intermittent methods forecast a flat level: errors are demand around that level
-    residuals = np.full_like(y, np.nan)
-    residuals[:, -SEASON:] = y[:, -SEASON:] - point[:, :1]
-    sigma = np.sqrt(np.nanmean(residuals ** 2, axis=1, keepdims=True))
-    return clipped_forecast(point, z_value(alpha) * sigma * np.ones((1, horizon)), residuals)
+    return statsforecast_forecasts([(y, months)], horizon, method, alpha=alpha)[0]
 
 
 def base_forecast(y: np.ndarray, months: pd.DatetimeIndex, horizon: int, method: str, *,
@@ -239,17 +279,29 @@ def base_forecast(y: np.ndarray, months: pd.DatetimeIndex, horizon: int, method:
     >>> base_forecast(y, months, 1, "seasonal_naive").point.round(1).tolist()  # month 31 = month 19
     [[90.0]]
     """
-    if method in BASELINES:
-        return baseline_forecast(y, horizon, method, alpha=alpha, window=window)
-    if method in STATSFORECAST_MODELS + INTERMITTENT_MODELS:
-        # each series is fitted on its own: by groups of series on a cluster (crmlab.distributed)
-        return map_rows(statsforecast_forecast, np.asarray(y, float), months, horizon, method, alpha=alpha,
-                        combine=stacked_forecast, min_rows=64)
-    if method == "pooled_seasonal":
-        from crmlab.models.forecast.pooled import pooled_seasonal_forecast
+    return base_forecasts([(y, months, pool)], horizon, method, alpha=alpha, window=window)[0]
 
-        return pooled_seasonal_forecast(y, months, horizon, pool, alpha=alpha)
+
+def base_forecasts(blocks, horizon: int, method: str, *, alpha: float = 0.2, window: int = 3) -> list[BaseForecast]:
+    """:func:`base_forecast` of several blocks ``(y, months, pool)`` (e.g. a backtest's origins).
+
+    The statsforecast models run once over the series of every block (on every core when
+    there are many); each series is fitted on its own, so the forecasts are those of one
+    :func:`base_forecast` per block.
+    """
+    blocks = list(blocks)
+    if method in BASELINES:
+        return [baseline_forecast(y, horizon, method, alpha=alpha, window=window) for y, _, _ in blocks]
+    if method in STATSFORECAST_MODELS + INTERMITTENT_MODELS:
+        if active() is not None:  # each series is fitted on its own: by groups of series on the cluster
+            return [map_rows(statsforecast_forecast, np.asarray(y, float), months, horizon, method, alpha=alpha,
+                             combine=stacked_forecast, min_rows=64) for y, months, _ in blocks]
+        return statsforecast_forecasts([(y, months) for y, months, _ in blocks], horizon, method, alpha=alpha)
+    if method == "pooled_seasonal":
+        from crmlab.models.forecast.pooled import pooled_seasonal_forecasts
+
+        return pooled_seasonal_forecasts(blocks, horizon, alpha=alpha)
     if method == "combination":
-        return mean_forecast([base_forecast(y, months, horizon, m, alpha=alpha, window=window, pool=pool)
-                              for m in COMBINED])
+        parts = [base_forecasts(blocks, horizon, m, alpha=alpha, window=window) for m in COMBINED]
+        return [mean_forecast(list(same_block)) for same_block in zip(*parts)]
     raise ValueError(f"unknown model {method!r}; use one of {MODELS}")

@@ -31,7 +31,7 @@ import pandas as pd
 
 from crmlab.features.forecast import hierarchy_series, summing_matrix
 from crmlab.models.forecast.base import (COMBINED, INTERMITTENT_MODELS, MODELS, PREFERENCE, BaseForecast,
-                                         base_forecast, mean_forecast)
+                                         base_forecasts, mean_forecast)
 from crmlab.models.forecast.identity import identity_sell_in
 from crmlab.models.forecast.reconciliation import RECONCILIATIONS, reconcile
 from crmlab.models.forecast.intervals import conformal_half_widths, leave_one_origin_out_coverage
@@ -171,25 +171,35 @@ class ChannelForecaster:
     # -------------------------------------------------------------- forecasting helpers
     def _forecast_all(self, values, months, horizon, candidates) -> dict:
         """Base forecasts of every candidate (but the identity) for each measure."""
-        out = {}
+        return self._forecast_blocks([values], [months], horizon, candidates)[0]
+
+    def _forecast_blocks(self, values_list, months_list, horizon, candidates) -> list[dict]:
+        """:meth:`_forecast_all` of several training windows, each model run once over all of them."""
+        outs = [{} for _ in values_list]
         for measure in self.measures_:
-            y = values[measure]
-            pool = y[self._pool_rows]
+            ys = [values[measure] for values in values_list]
+            pools = [y[self._pool_rows] for y in ys]
+
+            def blocks(mask):
+                return [(y[mask], months, pool[mask]) for y, months, pool in zip(ys, months_list, pools)]
+
             for model, mask in candidates[measure].items():
                 if model in ("identity", "combination"):
                     continue
-                out[(measure, model)] = (mask, base_forecast(y[mask], months, horizon, model, alpha=self.alpha,
-                                                             window=self.window, pool=pool[mask]))
+                fcs = base_forecasts(blocks(mask), horizon, model, alpha=self.alpha, window=self.window)
+                for out, fc in zip(outs, fcs):
+                    out[(measure, model)] = (mask, fc)
             mask = candidates[measure].get("combination")
             if mask is not None:
                 parts = []
                 for model in COMBINED:
-                    done = out.get((measure, model))
-                    parts.append(done[1].rows(mask) if done is not None and done[0].all() else
-                                 base_forecast(y[mask], months, horizon, model, alpha=self.alpha,
-                                               window=self.window, pool=pool[mask]))
-                out[(measure, "combination")] = (mask, mean_forecast(parts))
-        return out
+                    done = outs[0].get((measure, model))
+                    parts.append([out[(measure, model)][1].rows(mask) for out in outs]
+                                 if done is not None and done[0].all() else
+                                 base_forecasts(blocks(mask), horizon, model, alpha=self.alpha, window=self.window))
+                for k, out in enumerate(outs):
+                    out[(measure, "combination")] = (mask, mean_forecast([part[k] for part in parts]))
+        return outs
 
     def _identity(self, values, months, forecasts) -> BaseForecast:
         sell_out = self._assemble(forecasts, "sell_out", self.chosen_["sell_out"])
@@ -224,10 +234,11 @@ class ChannelForecaster:
     def _backtest_base(self) -> None:
         """Step 1: every candidate model at every origin."""
         records, self._per_origin = [], []
-        for origin in self.origins_:
-            train = {m: v[:, :origin] for m, v in self.values_.items()}
+        trains = [{m: v[:, :origin] for m, v in self.values_.items()} for origin in self.origins_]
+        all_fcs = self._forecast_blocks(trains, [self.months_[:origin] for origin in self.origins_],
+                                        self.horizon_months, self.candidates_)
+        for origin, train, fcs in zip(self.origins_, trains, all_fcs):
             actual = {m: v[:, origin:origin + self.horizon_months] for m, v in self.values_.items()}
-            fcs = self._forecast_all(train, self.months_[:origin], self.horizon_months, self.candidates_)
             self._per_origin.append((origin, train, actual, fcs))
             for (measure, model), (mask, fc) in fcs.items():
                 records.append(self._score_frame(np.flatnonzero(mask), measure, model, origin,

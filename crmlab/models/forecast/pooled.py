@@ -88,18 +88,30 @@ def pooled_seasonal_forecast(y: np.ndarray, months: pd.DatetimeIndex, horizon: i
     >>> (fc.point / (np.array([[50], [100]]) * shape[:3])).round(2).tolist()
     [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
-    from crmlab.models.forecast.base import BaseForecast, clipped_forecast, statsforecast_forecast
+    return pooled_seasonal_forecasts([(y, months, pool)], horizon, alpha=alpha)[0]
 
-    y = np.asarray(y, float)
-    pool = y if pool is None else np.asarray(pool, float)
-    # one factor set per distinct pool, so 600 series of 5 products decompose 5 totals
-    distinct, which = np.unique(pool, axis=0, return_inverse=True)
-    factors = seasonal_factors(distinct, months)[np.ravel(which)]
-    past = factors[:, np.asarray(months.month) - 1]
-    future_months = pd.date_range(months[-1] + pd.offsets.MonthBegin(1), periods=horizon, freq="MS")
-    ahead = factors[:, np.asarray(future_months.month) - 1]
-    adjusted = statsforecast_forecast(y / past, months, horizon, "damped_trend", alpha=alpha)
-    point = adjusted.point * ahead
-    half = (adjusted.upper - adjusted.lower) / 2 * ahead
-    fc = clipped_forecast(point, half, adjusted.residuals * past)
-    return BaseForecast(fc.point, fc.lower, fc.upper, fc.residuals)
+
+def pooled_seasonal_forecasts(blocks, horizon: int, *, alpha: float = 0.2) -> list:
+    """:func:`pooled_seasonal_forecast` of several blocks ``(y, months, pool)``, in one statsforecast run."""
+    from crmlab.models.forecast.base import BaseForecast, clipped_forecast, statsforecast_forecasts
+
+    prepared = []
+    for y, months, pool in blocks:
+        y = np.asarray(y, float)
+        pool = y if pool is None else np.asarray(pool, float)
+        # one factor set per distinct pool, so 600 series of 5 products decompose 5 totals
+        distinct, which = np.unique(pool, axis=0, return_inverse=True)
+        factors = seasonal_factors(distinct, months)[np.ravel(which)]
+        past = factors[:, np.asarray(months.month) - 1]
+        future_months = pd.date_range(months[-1] + pd.offsets.MonthBegin(1), periods=horizon, freq="MS")
+        ahead = factors[:, np.asarray(future_months.month) - 1]
+        prepared.append((y / past, months, past, ahead))
+    adjusted_all = statsforecast_forecasts([(a, months) for a, months, _, _ in prepared], horizon, "damped_trend",
+                                           alpha=alpha)
+    out = []
+    for (_, _, past, ahead), adjusted in zip(prepared, adjusted_all):
+        point = adjusted.point * ahead
+        half = (adjusted.upper - adjusted.lower) / 2 * ahead
+        fc = clipped_forecast(point, half, adjusted.residuals * past)
+        out.append(BaseForecast(fc.point, fc.lower, fc.upper, fc.residuals))
+    return out

@@ -1,0 +1,52 @@
+"""The panels' fast ID and month lookups equal pandas categoricals (issue 15)."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pandas as pd
+
+PANELS = importlib.import_module("crmlab.features.panels")
+
+
+def test_codes_equal_pandas_categoricals(monkeypatch):
+    monkeypatch.setattr(PANELS, "_FAST_CODES_FROM", 0)
+    rng = np.random.default_rng(0)
+    ids = pd.Index([f"D{i:05d}" for i in range(3000)], dtype="string[pyarrow]")
+    values = pd.Series(rng.choice(np.r_[ids.to_numpy(object), ["X1", "", None]], 20000), dtype="string[pyarrow]")
+    fast = PANELS._codes(values, ids)
+    assert (fast == pd.Categorical(values, categories=ids).codes).all()
+    assert fast.dtype == pd.Categorical(values, categories=ids).codes.dtype
+    months = pd.date_range("2023-01-01", periods=36, freq="MS")
+    dates = pd.Series(rng.choice(np.r_[months.to_numpy(), np.datetime64("2023-01-02"), np.datetime64("2031-01-01"),
+                                       np.datetime64("2019-01-01"), np.datetime64("NaT")], 20000))
+    assert (PANELS._codes(dates, months) == pd.Categorical(dates, categories=months).codes).all()
+
+
+def test_panels_identical_on_either_path(monkeypatch):
+    from crmlab.io import load
+
+    ds = load("data/sample")
+    build = {
+        "doctor": lambda: PANELS.doctor_month_panel(ds.doctors, ds.visits, ds.prescriptions, events=ds.events,
+                                                    event_attendance=ds.event_attendance, products=ds.products),
+        "account": lambda: PANELS.account_month_panel(ds.accounts, ds.sales, doctors=ds.doctors, visits=ds.visits,
+                                                      prescriptions=ds.prescriptions, products=ds.products),
+    }
+    for name, make in build.items():
+        monkeypatch.setattr(PANELS, "_FAST_CODES_FROM", 10**12)  # pandas all the way
+        slow = make()
+        monkeypatch.setattr(PANELS, "_FAST_CODES_FROM", 0)
+        fast = make()
+        pd.testing.assert_frame_equal(slow, fast, check_exact=True, obj=name)
+        assert fast["trx"].sum() > 0 and fast["visits"].sum() > 0
+
+
+def test_account_rows_equal_mapping_doctors_to_accounts():
+    doctors = pd.DataFrame({"doctor_id": ["D1", "D2", "D3"], "account_id": ["A2", "A1", None]},
+                           dtype="string[pyarrow]")
+    ids = pd.Index(["A1", "A2"], dtype="string[pyarrow]")
+    values = pd.Series(["D3", "D2", "D9", None, "D1"], dtype="string[pyarrow]")
+    expected = pd.Categorical(values.map(doctors.set_index("doctor_id")["account_id"]), categories=ids).codes
+    assert PANELS._account_rows(doctors, ids)(values).tolist() == expected.tolist() == [-1, 0, -1, -1, 1]
