@@ -235,7 +235,8 @@ def parse_number(values: pd.Series, *, integer: bool = False) -> tuple[pd.Series
     bad |= ~(np.abs(numbers) <= MAX_ABS) & numbers.notna()
     numbers = numbers.mask(bad)
     if integer:
-        bad |= numbers.notna() & ~np.isclose(numbers, np.round(numbers))
+        # whole within float noise only (3.0000000000000004 is 3; 1e-300 and 3.00001 are fractions)
+        bad |= numbers.notna() & ~np.isclose(numbers, np.round(numbers), rtol=1e-12, atol=0)
         numbers = numbers.mask(bad).round().astype("Int64")
     return numbers, bad
 

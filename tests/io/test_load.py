@@ -362,3 +362,14 @@ def test_cli_validate(tmp_path, capsys):
     assert "FAILED" in out and "unknown doctor_id 'D99'" in out
     assert f"rejected rows written to {bad / 'rejects.csv'}" in out
     assert pd.read_csv(bad / "rejects.csv")["table"].tolist() == ["visits"]
+
+
+def test_a_whole_number_column_rejects_tiny_fractions():
+    """Found by the fuzz test: ``beds = 2.2e-16`` loaded as 0. Only float noise on a whole
+    number (an export's ``3.0000000000000004``) counts as whole."""
+    from crmlab.io.read import parse_number
+
+    numbers, bad = parse_number(pd.Series(["3", "3.0000000000000004", "2.220446049250313e-16", "3.00001", "0"]),
+                                integer=True)
+    assert bad.tolist() == [False, False, True, True, False]
+    assert numbers[~bad].tolist() == [3, 3, 0]
