@@ -21,8 +21,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from crmlab.analyses.base import (AnalysisResult, ParameterError, Params, check_params, load_data, param,
-                                  rejects_summary)
+from crmlab.analyses.base import AnalysisResult, ParameterError, Params, check_params, contract_tables, param
 from crmlab.features.attribution import (ATTENDED_EVENT_TYPES, analysed_product, attendance_by_account,
                                          detailing_by_channel, detailing_per_unit, first_attendance, outcome_panel,
                                          unit_prices, unit_size)
@@ -323,7 +322,7 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> AttributionR
     params = check_params(AttributionParams, params)
     if not 0 < params.alpha < 1:
         raise ParameterError(f"parameter 'alpha' must be between 0 and 1, got {params.alpha!r}")
-    tables, rejects = _contract_tables(data, params)
+    tables, rejects = contract_tables(data, params, TABLES)
     setting = _setting(tables, params)
     notes = []
     if not setting.doctor_level:
@@ -344,23 +343,6 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> AttributionR
         product_id=setting.product_id, unit="doctor" if setting.doctor_level else "account",
         months=setting.months, notes=notes, **visits, event_studies=event_studies, event_effects=event_effects,
         campaigns=campaigns)
-
-
-def _contract_tables(data, params: AttributionParams) -> tuple[dict, dict]:
-    """The tables attribution reads (empty where missing) and the rejects summary."""
-    if isinstance(data, Mapping):
-        rejects = {"rows": 0, "by_table": {}, "by_check": {}}
-    else:
-        data = load_data(data, params)
-        rejects = rejects_summary(data)
-    tables = {}
-    for name in TABLES:
-        try:
-            table = data[name]
-        except KeyError:
-            table = None
-        tables[name] = table if table is not None else pd.DataFrame()
-    return tables, rejects
 
 
 def _setting(tables: dict, params: AttributionParams) -> _Setting:

@@ -190,6 +190,27 @@ def rejects_summary(data: Dataset) -> dict:
     }
 
 
+def contract_tables(data, params: Params, names) -> tuple[dict, dict]:
+    """The tables ``names`` of ``data`` (empty where missing) and the rejects summary.
+
+    ``data`` is a directory, a :class:`~crmlab.io.Dataset`, or a mapping of tables
+    (tests: nothing rejected).
+    """
+    if isinstance(data, typing.Mapping):
+        rejects = {"rows": 0, "by_table": {}, "by_check": {}}
+    else:
+        data = load_data(data, params)
+        rejects = rejects_summary(data)
+    tables = {}
+    for name in names:
+        try:
+            table = data[name]
+        except KeyError:
+            table = None
+        tables[name] = table if table is not None else pd.DataFrame()
+    return tables, rejects
+
+
 @dataclasses.dataclass
 class AnalysisResult:
     """Base of every analysis result.

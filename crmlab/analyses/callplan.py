@@ -26,8 +26,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from crmlab.analyses.base import (AnalysisResult, ParameterError, Params, check_params, load_data, param,
-                                  rejects_summary)
+from crmlab.analyses.base import AnalysisResult, ParameterError, Params, check_params, contract_tables, param
 from crmlab.config import load_params, resolve_path
 from crmlab.features.attribution import analysed_product, detailing_by_channel, outcome_panel, unit_size
 from crmlab.features.callplan import quota_from_params
@@ -174,22 +173,6 @@ class CallplanResult(AnalysisResult):
 
 
 # ---------------------------------------------------------------------------- inputs
-def _tables(data, params: CallplanParams) -> tuple[dict, dict]:
-    if isinstance(data, Mapping):
-        rejects = {"rows": 0, "by_table": {}, "by_check": {}}
-    else:
-        data = load_data(data, params)
-        rejects = rejects_summary(data)
-    tables = {}
-    for name in TABLES:
-        try:
-            table = data[name]
-        except KeyError:
-            table = None
-        tables[name] = table if table is not None else pd.DataFrame()
-    return tables, rejects
-
-
 def _check(tables: dict) -> None:
     needs = {"prescriptions": "doctor-level prescriptions (the response is measured per doctor)",
              "doctors": "the doctors", "accounts": "the accounts and their territory_id",
@@ -329,7 +312,7 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResu
     if p.capacity_months < 1 or p.step <= 0 or p.max_visits < p.min_visits or p.n_draws < 10:
         raise ParameterError("parameters: capacity_months >= 1, step > 0, max_visits >= min_visits and "
                              "n_draws >= 10 are needed")
-    tables, rejects = _tables(data, p)
+    tables, rejects = contract_tables(data, p, TABLES)
     _check(tables)
     product_id = p.product_id or analysed_product(tables["visits"], tables["products"], tables["prescriptions"])
     months = month_range(tables["prescriptions"]["month"])

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from crmlab.analyses import attribution
-from crmlab.analyses.base import AnalysisResult, ParameterError, Params, check_params, load_data, param, rejects_summary
+from crmlab.analyses.base import AnalysisResult, ParameterError, Params, check_params, contract_tables, param
 from crmlab.features.attribution import (detailing_by_channel, first_attendance, outcome_panel, unit_size)
 from crmlab.features.callplan import DEFAULT_QUOTA
 from crmlab.features.drivers import DRIVERS, ESTIMATED, grades, market_growth, month_grid, parse_month, \
@@ -170,7 +170,7 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> DriversResul
         end = parse_month(params.end) if params.end else None
     except ValueError as err:
         raise ParameterError(str(err)) from None
-    tables, rejects = _contract_tables(data, params)
+    tables, rejects = contract_tables(data, params, TABLES)
     _check_windows(tables, params, end)
     attr = attribution.run(tables, product_id="", max_units=params.max_units, seed=params.seed, alpha=params.alpha,
                            leads=3, lags=9)
@@ -221,22 +221,6 @@ def _check_windows(tables, params, end) -> None:
         windows(months, params.months, params.compare, end)
     except ValueError as err:
         raise ParameterError(f"parameters 'months', 'compare', 'end': {err}") from None
-
-
-def _contract_tables(data, params) -> tuple[dict, dict]:
-    if isinstance(data, Mapping):
-        rejects = {"rows": 0, "by_table": {}, "by_check": {}}
-    else:
-        data = load_data(data, params)
-        rejects = rejects_summary(data)
-    tables = {}
-    for name in TABLES:
-        try:
-            table = data[name]
-        except KeyError:
-            table = None
-        tables[name] = table if table is not None else pd.DataFrame()
-    return tables, rejects
 
 
 def _own_products(tables) -> list[str]:
