@@ -36,8 +36,9 @@ def key_findings(result) -> list[str]:
     missing = [name for name in rows.index[~rows["present"]]]
     findings = [f"The data cover {data_period(result)}: {plural(len(present), 'table')} of the data contract "
                 f"with {int(present['rows'].sum()):,} rows"
-                + (f"; {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing, so the analyses "
-                   "that need them skip those parts." if missing else ".")]
+                + (f"; {' and '.join([', '.join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)} "
+                   f"{'is' if len(missing) == 1 else 'are'} missing, so the analyses that need them skip those "
+                   "parts." if missing else ".")]
     findings.append(rejects_note(result.rejects))
     visits = result.visits_per_rep
     if len(visits):
