@@ -140,6 +140,7 @@ def plot_waterfall(series: pd.Series, title: str, ax=None):
     ax.bar(range(len(steps)), steps.to_numpy(), bottom=start, color=colours)
     ax.bar(len(steps), series["total"], color=style.PALETTE[0])
     ax.axhline(0, color=style.MUTED, linewidth=0.8)
+    ax.margins(y=0.08)  # room above the tallest step and below the lowest
     ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
     ax.set_title(title, loc="left")
     ax.set_ylabel("units")

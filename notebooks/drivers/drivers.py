@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Why sales moved
 #
-# The change in own-product units over the last `months` months, against the same months
+# The change in own-product units over the last months (parameter `months`), against the same months
 # a year earlier (or the months just before), split into drivers that add up to it:
 # market, visits, events, prescribers who stopped, new prescribers, the rest of the
 # continuing prescribers, distributors' stock, and other. Then activity beside results:
