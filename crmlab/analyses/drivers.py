@@ -36,10 +36,10 @@ import pandas as pd
 from crmlab.analyses import attribution
 from crmlab.analyses.base import AnalysisResult, ParameterError, Params, check_params, contract_tables, param
 from crmlab.features.attribution import (detailing_by_channel, first_attendance, outcome_panel, unit_size)
-from crmlab.features.callplan import DEFAULT_QUOTA
-from crmlab.features.drivers import DRIVERS, ESTIMATED, grades, market_growth, month_grid, parse_month, \
-    split_change, status, windows
+from crmlab.features.drivers import DRIVERS, ESTIMATED, market_growth, month_grid, parse_month, split_change, \
+    status, windows
 from crmlab.features.panels import month_range, month_start
+from crmlab.features.scorecard import scorecard as build_scorecard
 from crmlab.io import Dataset
 from crmlab.models.attribution import VisitLift
 from crmlab.models.uncertainty import z_value
@@ -199,7 +199,7 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> DriversResul
     if outcome == "sell_in":
         notes.append("The total is sell-in (shipments to distributors); channel_stock is the distributors' stock "
                      "build or draw (sell-in minus sell-out), shared out to territories by their sell-out.")
-    scorecard = _scorecard(tables, units, grids, own, months, current, before, doctor_level)
+    scorecard = build_scorecard(tables, units, grids, own, months, current, before, doctor_level)
     # the territory's bridge over the whole window beside each month's activity
     window = bridge[(bridge["level"] == "territory") & (bridge["product_id"] == "")].pivot(
         index="unit_id", columns="driver", values="change")[[*DRIVERS, "total"]].add_prefix("window_")
@@ -500,115 +500,3 @@ def _unit_counts(units, y0, y1, state) -> pd.DataFrame:
         "units_before": frame.groupby("territory_id")["before"].sum(),
         "units_now": frame.groupby("territory_id")["now"].sum(),
     })
-
-
-# ---------------------------------------------------------------------------------------- scorecard
-def _scorecard(tables, units, grids, own, months, current, before, doctor_level) -> pd.DataFrame:
-    """Per territory and per rep, each month of the current window: activity beside results."""
-    visits, doctors, reps = tables["visits"], tables["doctors"], tables["reps"]
-    y = sum(grids[p].y for p in own)
-    shift = current - before
-    terr_of_unit = units["territory_id"].to_numpy()
-    # grades from the volume of the 12 months before the current window (or what there is)
-    history = np.arange(max(0, current[0] - 12), current[0])
-    grade = grades(pd.Series(y[:, history].sum(axis=1) if len(history) else y.sum(axis=1),
-                             index=units["unit_id"].to_numpy()))
-    quota = grade.map(DEFAULT_QUOTA).astype(float)
-    rows = []
-    account_terr = tables["accounts"].assign(account_id=lambda f: f["account_id"].astype(str)).set_index(
-        "account_id")["territory_id"].astype(str)
-    if len(visits) and len(doctors):
-        v = visits.assign(month=month_start(visits["date"]), doctor_id=visits["doctor_id"].astype(str),
-                          rep_id=visits["rep_id"].astype(str))
-        if "status" in v:
-            v = v[v["status"].fillna("completed").astype(str) == "completed"]
-        doc_account = doctors.assign(doctor_id=doctors["doctor_id"].astype(str)).set_index("doctor_id")[
-            "account_id"].astype(str)
-        v = v.assign(territory_id=v["doctor_id"].map(doc_account).map(account_terr))
-        unit_grade = grade if doctor_level else pd.Series(dtype=str)
-        v = v.assign(grade=v["doctor_id"].map(unit_grade).fillna("D"))
-    else:
-        v = pd.DataFrame(columns=["month", "doctor_id", "rep_id", "territory_id", "grade"])
-    events = _attendance_by_territory_month(tables, account_terr)
-    targets = tables["targets"]
-    for k, t in enumerate(current):
-        month = months[t]
-        vm = v[v["month"] == month]
-        units_now = pd.Series(y[:, t]).groupby(terr_of_unit).sum()
-        units_then = pd.Series(y[:, t - shift[k]]).groupby(terr_of_unit).sum()
-        if doctor_level:
-            q = quota.groupby(terr_of_unit).sum()
-            per_doc = vm.groupby("doctor_id").size()
-            met = np.minimum(per_doc.reindex(quota.index).fillna(0.0), quota)
-            met = met.groupby(terr_of_unit).sum()
-        else:
-            q = met = pd.Series(dtype=float)
-        for territory in sorted(units_now.index):
-            tv = vm[vm["territory_id"] == territory]
-            rep_ids = sorted(tv["rep_id"].unique()) or _rep_in(reps, territory, month)
-            rows.append(_score_row("territory", territory, territory, month, tv, q.get(territory, np.nan),
-                                   met.get(territory, np.nan), events.get((territory, month), 0),
-                                   units_now[territory], units_then.get(territory, 0.0)))
-            for rep in rep_ids:
-                rv = tv[tv["rep_id"] == rep]
-                rows.append(_score_row("rep", rep, territory, month, rv, q.get(territory, np.nan),
-                                       met.get(territory, np.nan) * (len(rv) / max(len(tv), 1)),
-                                       events.get((territory, month), 0), units_now[territory],
-                                       units_then.get(territory, 0.0)))
-    card = pd.DataFrame(rows)
-    card = _attainment(card, targets, own)
-    return card
-
-
-def _rep_in(reps, territory, month) -> list[str]:
-    if not len(reps):
-        return []
-    r = reps[reps["territory_id"].astype(str) == territory]
-    end = month + pd.offsets.MonthEnd(0)
-    hired = r["hire_date"].isna() | (r["hire_date"] <= end) if "hire_date" in r else True
-    left = r["end_date"].isna() | (r["end_date"] >= month) if "end_date" in r else True
-    return sorted(r.loc[hired & left, "rep_id"].astype(str))
-
-
-def _attendance_by_territory_month(tables, account_terr) -> dict:
-    att, events, doctors = tables["event_attendance"], tables["events"], tables["doctors"]
-    if not (len(att) and len(events) and len(doctors)):
-        return {}
-    doc_account = doctors.assign(doctor_id=doctors["doctor_id"].astype(str)).set_index("doctor_id")["account_id"] \
-        .astype(str)
-    joined = att.assign(event_id=att["event_id"].astype(str)).merge(
-        events.assign(event_id=events["event_id"].astype(str))[["event_id", "start_date"]], on="event_id")
-    joined = joined.assign(month=month_start(joined["start_date"]),
-                           territory_id=joined["doctor_id"].astype(str).map(doc_account).map(account_terr))
-    return joined.groupby(["territory_id", "month"]).size().to_dict()
-
-
-def _score_row(level, unit_id, territory, month, v, quota, met, events, units_now, units_then) -> dict:
-    n = len(v)
-    reach = v["doctor_id"].nunique() if n else 0
-    return {"level": level, "unit_id": unit_id, "territory_id": territory, "month": f"{month:%Y-%m}",
-            "visits": n, "reach": reach, "frequency": n / reach if reach else np.nan,
-            "plan_compliance": met / quota if quota and np.isfinite(quota) and quota > 0 else np.nan,
-            "ab_share": float(v["grade"].isin(["A", "B"]).mean()) if n else np.nan,
-            "events": int(events), "units": float(units_now),
-            "growth": units_now / units_then - 1 if units_then > 0 else np.nan}
-
-
-def _attainment(card: pd.DataFrame, targets: pd.DataFrame, own) -> pd.DataFrame:
-    card = card.assign(target_units=np.nan, attainment=np.nan)
-    if not len(targets) or not len(card):
-        return card
-    t = targets[targets["product_id"].astype(str).isin(own)].assign(month=lambda f: pd.to_datetime(
-        f["month"]).dt.strftime("%Y-%m"))
-    for key, level in (("territory_id", "territory"), ("rep_id", "rep")):
-        if key not in t:
-            continue
-        sel = t[t[key].notna()]
-        if not len(sel):
-            continue
-        total = sel.groupby([sel[key].astype(str), "month"])["target_units"].sum()
-        mask = card["level"] == level
-        idx = pd.MultiIndex.from_arrays([card.loc[mask, "unit_id"], card.loc[mask, "month"]])
-        card.loc[mask, "target_units"] = total.reindex(idx).to_numpy()
-    card["attainment"] = card["units"] / card["target_units"]
-    return card
