@@ -66,3 +66,16 @@ def require(table: pd.DataFrame | None, name: str, columns: Iterable[str], what:
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise ValueError(f"{what}: table '{name}' lacks column(s) {', '.join(missing)}")
+
+
+def ids_as_str(ids: pd.Series) -> pd.Series:
+    """IDs as strings; a categorical column stays categorical (no string per row of a 7.2M-row panel).
+
+    Examples
+    --------
+    >>> ids_as_str(pd.Series([1, 2, 1], dtype="category")).isin(["1"]).tolist()
+    [True, False, True]
+    """
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        return ids.cat.rename_categories(ids.cat.categories.astype(str))
+    return ids.astype(str)

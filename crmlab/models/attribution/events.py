@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from crmlab.features.common import ids_as_str
 from crmlab.models.attribution.inference import FIXEF_TOL, finite_errors
 from crmlab.models.uncertainty import ESTIMATE_COLUMNS, interval, z_value
 
@@ -120,7 +121,7 @@ class EventStudy:
         if self.sampled_:
             names = np.sort(pd.Index(np.asarray(pd.unique(panel[unit]), dtype=object)).astype(str).to_numpy())
             chosen = np.random.default_rng(self.random_state).choice(names, self.max_units, replace=False)
-            panel = panel[panel[unit].astype(str).isin(chosen).to_numpy()]
+            panel = panel[ids_as_str(panel[unit]).isin(chosen).to_numpy()]
         months = np.sort(panel["month"].unique())
         index = pd.Series(np.arange(len(months)), index=pd.DatetimeIndex(months))
         data = pd.DataFrame({"unit": panel[unit].astype(str).to_numpy(), "y": panel[y].to_numpy(float),

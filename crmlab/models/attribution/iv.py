@@ -47,6 +47,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from crmlab.features import visit_adstock
+from crmlab.features.common import ids_as_str
 from crmlab.models.attribution.inference import FIXEF_TOL
 from crmlab.models.attribution.visits import CHANNEL_GROUPS, VisitLift, saturation_curve
 from crmlab.models.attribution.iv_results import VisitLiftIVResults
@@ -270,11 +271,11 @@ class VisitLiftIV:
             raise ValueError(f"VisitLiftIV: cluster must be 'doctor_id' or 'territory_id', got {self.cluster!r}")
         self.fe_model_ = fe_model if fe_model is not None else VisitLift().fit(outcome, counts, y=y)
         self.saturation_ = float(self.fe_model_.saturation_)
-        doctors = pd.Index(outcome["doctor_id"].astype(str).unique())
+        doctors = pd.Index(ids_as_str(outcome["doctor_id"]).unique())
         self.sampled_ = bool(self.max_units and len(doctors) > self.max_units)
         if self.sampled_:
             chosen = set(np.random.default_rng(self.random_state).choice(doctors, self.max_units, replace=False))
-            outcome, counts, capacity = (frame[frame["doctor_id"].astype(str).isin(chosen)]
+            outcome, counts, capacity = (frame[ids_as_str(frame["doctor_id"]).isin(chosen)]
                                          for frame in (outcome, counts, capacity))
         self._prepare(outcome, counts, capacity, y)
         keep = self._rows()

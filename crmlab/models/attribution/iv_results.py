@@ -40,13 +40,23 @@ class VisitLiftIVResults:
     def demand_chasing(self) -> bool:
         """Evidence, at ``alpha``, that visits are not exogenous within a doctor.
 
-        Either the fixed-effects and IV estimates differ (Hausman-type test), or the
-        lead placebo fails for fixed effects (next month's visits "predict" this
-        month's prescriptions) while it passes for the IV.
+        Either the lead placebo fails for fixed effects, next month's visits "predicting"
+        *more* prescriptions this month (reps visit more after prescribing rises), while
+        it passes for the IV; or two tests agree: the long-run estimates differ
+        (Hausman-type) *and* the first-stage residual explains prescriptions at the IV's
+        carry-over (control-function test). The Hausman-type
+        test alone is not enough: it compares long-run effects, and a capacity shock
+        that lasts to the end of the data (a territory still vacant) can pull the IV's
+        carry-over, hence its long-run effect, below the truth while the effect within
+        the month agrees with fixed effects.
         """
         d = self.diagnostics
-        return (d["hausman_p_value"] < d["alpha"]
-                or (self._excludes_zero("lead_fe") and not self._excludes_zero("lead_iv")))
+        return ((self.effect("lead_fe")["ci_low"] > 0 and not self._excludes_zero("lead_iv"))
+                or self._differ_long_run and d["endogeneity_p_value"] < d["alpha"])
+
+    @property
+    def _differ_long_run(self) -> bool:
+        return self.diagnostics["hausman_p_value"] < self.diagnostics["alpha"]
 
     @property
     def design(self) -> str:
@@ -96,10 +106,20 @@ class VisitLiftIVResults:
             return (f"Capacity shocks do not pin down how long a visit keeps working (the carry-over sits on its "
                     f"bound); the within-doctor estimate ({fe['estimate']:.2f} per visit) is kept.")
         if self.design == "fixed_effects":
-            placebo = (f"next month's visits do not predict this month's prescriptions under fixed effects (placebo "
-                       f"{show(lead_fe)})" if not self._excludes_zero("lead_fe") else
-                       f"the lead placebo fails under both designs alike (fixed effects {show(lead_fe)}, IV "
-                       f"{show(lead)}), so it does not point to demand-chasing")
+            if lead_fe["ci_low"] > 0:
+                placebo = (f"the lead placebo fails under both designs alike (fixed effects {show(lead_fe)}, IV "
+                           f"{show(lead)}), so it does not point to demand-chasing")
+            else:
+                placebo = (f"next month's visits do not predict more prescriptions this month under fixed effects "
+                           f"(placebo {show(lead_fe)})")
+            if self._differ_long_run:
+                return (f"The estimate from months when territories lost capacity ({show(iv)}) differs from the "
+                        f"within-doctor estimate ({show(fe)}; Hausman p = {d['hausman_p_value']:.2f}), but nothing "
+                        f"else points to reps chasing demand: {placebo}, and at the same carry-over the two designs "
+                        f"agree (control-function p = {d['endogeneity_p_value']:.2f}). They differ in how long a visit "
+                        f"keeps working (carry-over {d['decay']:.2f} against {d['fe_decay']:.2f}), which capacity "
+                        "shocks lasting to the end of the data (a territory still vacant) measure poorly. The "
+                        "within-doctor estimate is used.")
             return (f"Reps do not appear to chase demand: the within-doctor estimate ({show(fe)}) and the estimate "
                     f"from months when territories lost capacity ({show(iv)}) agree within their uncertainty "
                     f"(Hausman p = {d['hausman_p_value']:.2f}; first-stage F {d['first_stage_f']:.0f}), and "
