@@ -109,9 +109,12 @@ class VisitLiftIVResults:
             if lead_fe["ci_low"] > 0:
                 placebo = (f"the lead placebo fails under both designs alike (fixed effects {show(lead_fe)}, IV "
                            f"{show(lead)}), so it does not point to demand-chasing")
+            elif not self._excludes_zero("lead_fe"):
+                placebo = (f"next month's visits do not predict this month's prescriptions under fixed effects (placebo "
+                           f"{show(lead_fe)})")
             else:
-                placebo = (f"next month's visits do not predict more prescriptions this month under fixed effects "
-                           f"(placebo {show(lead_fe)})")
+                placebo = (f"next month's visits predict fewer, not more, prescriptions this month under fixed effects "
+                           f"(placebo {show(lead_fe)}), the opposite of demand-chasing")
             if self._differ_long_run:
                 return (f"The estimate from months when territories lost capacity ({show(iv)}) differs from the "
                         f"within-doctor estimate ({show(fe)}; Hausman p = {d['hausman_p_value']:.2f}), but nothing "
