@@ -73,10 +73,10 @@ print(report.headline(result), rejects_note(result.rejects), *result.notes, repo
 # capacity (rep absences, vacancies, fewer visits to its other doctors) move visits for
 # reasons reps do not choose: the IV design uses only them. It is the main design when its
 # instruments are strong (first-stage F at least 10) and the data show demand-chasing
-# (next month's visits "predict" more prescriptions this month under FE only, or FE and IV
-# differ by both a Hausman-type and a control-function test); otherwise fixed effects,
-# consistent and more precise when visits are not chasing demand, stay the main estimate.
-# Both are shown.
+# (next month's visits "predict" more prescriptions this month under FE only); otherwise
+# fixed effects, consistent and more precise when visits are not chasing demand, stay the
+# main estimate. Both are shown, with a Hausman-type test: a gap between them alone also
+# comes from effects that differ between doctors, so it does not decide.
 
 # %%
 print(f"Main design: {result.visit_design}")

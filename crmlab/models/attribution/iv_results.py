@@ -38,21 +38,20 @@ class VisitLiftIVResults:
 
     @property
     def demand_chasing(self) -> bool:
-        """Evidence, at ``alpha``, that visits are not exogenous within a doctor.
+        """Evidence, at ``alpha``, that reps chase demand: the lead placebo.
 
-        Either the lead placebo fails for fixed effects, next month's visits "predicting"
-        *more* prescriptions this month (reps visit more after prescribing rises), while
-        it passes for the IV; or two tests agree: the long-run estimates differ
-        (Hausman-type) *and* the first-stage residual explains prescriptions at the IV's
-        carry-over (control-function test). The Hausman-type
-        test alone is not enough: it compares long-run effects, and a capacity shock
-        that lasts to the end of the data (a territory still vacant) can pull the IV's
-        carry-over, hence its long-run effect, below the truth while the effect within
-        the month agrees with fixed effects.
+        Under fixed effects next month's visits "predict" *more* prescriptions this month
+        (reps visit more after prescribing rises), while under the IV they do not. A gap
+        between the two long-run estimates (Hausman-type, reported) is not taken as such
+        evidence on its own: it also opens when the effect differs between doctors (the
+        IV measures it on the doctors whose visits capacity shocks move, those reps drop
+        first) and when a shock lasts to the end of the data (a territory still vacant
+        pulls the IV's carry-over low). On 15 worlds without demand-chasing (planted
+        vacancies, responses varying with potential) it rejected in 6, the IV then at
+        37-69% of the truth; the lead placebo rejected in none, and in all 4 worlds where
+        reps chase demand it does (estimate 1.4-1.6, about three times the same-month effect).
         """
-        d = self.diagnostics
-        return ((self.effect("lead_fe")["ci_low"] > 0 and not self._excludes_zero("lead_iv"))
-                or self._differ_long_run and d["endogeneity_p_value"] < d["alpha"])
+        return self.effect("lead_fe")["ci_low"] > 0 and not self._excludes_zero("lead_iv")
 
     @property
     def _differ_long_run(self) -> bool:
@@ -118,11 +117,11 @@ class VisitLiftIVResults:
             if self._differ_long_run:
                 return (f"The estimate from months when territories lost capacity ({show(iv)}) differs from the "
                         f"within-doctor estimate ({show(fe)}; Hausman p = {d['hausman_p_value']:.2f}), but nothing "
-                        f"else points to reps chasing demand: {placebo}, and at the same carry-over the two designs "
-                        f"agree (control-function p = {d['endogeneity_p_value']:.2f}). They differ in how long a visit "
-                        f"keeps working (carry-over {d['decay']:.2f} against {d['fe_decay']:.2f}), which capacity "
-                        "shocks lasting to the end of the data (a territory still vacant) measure poorly. The "
-                        "within-doctor estimate is used.")
+                        f"points to reps chasing demand: {placebo}. Such a gap also comes from what the capacity "
+                        "shocks measure: the effect on the doctors whose visits they move (those reps drop first), "
+                        f"and a carry-over ({d['decay']:.2f}, against {d['fe_decay']:.2f}) that shocks lasting to the "
+                        "end of the data (a territory still vacant) pin down poorly. The within-doctor estimate is "
+                        "used.")
             return (f"Reps do not appear to chase demand: the within-doctor estimate ({show(fe)}) and the estimate "
                     f"from months when territories lost capacity ({show(iv)}) agree within their uncertainty "
                     f"(Hausman p = {d['hausman_p_value']:.2f}; first-stage F {d['first_stage_f']:.0f}), and "
