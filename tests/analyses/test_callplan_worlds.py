@@ -20,8 +20,8 @@ Measured (seeds 1 and 2; share of the oracle's gain, observable ceiling in brack
 
 In every world the recommended plan beats the grade-quota plan (which beats the current
 one), never exceeds a territory's capacity and sends no visit to a lapsed doctor. The 95%
-interval of the expected gain covered the true gain in 6 of 10 worlds (missed: default 1,
-specialty 1 and 2 underestimated by 16-25%, increasing 1 overestimated by 9%).
+interval of the expected gain covered the true gain in 8 of 10 worlds (missed: specialty 1
+underestimated by 18%, increasing 1 overestimated by 9%).
 The recommended plan gets 89-106% of the observable ceiling's share: what is left to the
 oracle is individual (non-responders and doctor noise), not the shape of the response.
 
