@@ -402,14 +402,11 @@ def _visit_lift(setting: _Setting) -> tuple[dict, list[str]]:
     if design == "iv" and fe_long_run:
         scale = iv.results_.effect("per_visit_long_run")["estimate"] / fe_long_run
     detailing = detailing_per_unit(counts, panel, unit)
-    sample, sampled = panel, detailing
-    if model.sampled_:  # national scale: the benchmarks on the model's seeded sample of units too
-        rows = panel[unit].isin(model.fitted_units_).to_numpy()
-        sample, sampled = panel[rows], detailing[rows]
-    benchmarks = {"naive": naive_pooled_slope(sample, sampled, y=y, alpha=params.alpha),
-                  "linear_lags": linear_lags_fe(sample, sampled, len(setting.months), y=y, unit=unit,
+    rows = panel[unit].isin(model.fitted_units_).to_numpy() if model.sampled_ else slice(None)
+    # (national scale: the benchmarks on the visit model's seeded sample of units too)
+    benchmarks = {"naive": naive_pooled_slope(panel[rows], detailing[rows], y=y, alpha=params.alpha),
+                  "linear_lags": linear_lags_fe(panel[rows], detailing[rows], len(setting.months), y=y, unit=unit,
                                                 alpha=params.alpha)}
-    del sample, sampled
     return {"visit_designs": designs, "visit_design": design, "visit_design_reason": why,
             "visit_benchmarks": benchmarks, "visit_effects_by_segment": model.effects_by_segment(),
             "visits_not_estimated": None,

@@ -162,3 +162,32 @@ def test_sampled_fit_is_seeded(sample_fit):
                 for _ in range(2))
     assert a.sampled_ and a.results_.diagnostics["n_doctors"] == 200
     assert a.beta_ == b.beta_
+
+
+def _results(hausman_p, lead_fe, lead_iv=(0.0, 0.1)):
+    from crmlab.models.attribution.iv_results import VisitLiftIVResults
+    rows = [("per_visit_long_run", 0.6, 0.15), ("fe_per_visit_long_run", 0.9, 0.09), ("lead_fe", *lead_fe),
+            ("lead_iv", *lead_iv)]
+    effects = pd.DataFrame([{"effect": e, "estimate": m, "std_error": s, "ci_low": m - 1.96 * s,
+                             "ci_high": m + 1.96 * s} for e, m, s in rows])
+    d = {"alpha": 0.05, "weak_instruments": False, "converged": True, "first_stage_f": 400.0,
+         "min_first_stage_f": 10.0, "hausman_p_value": hausman_p, "decay": 0.2, "fe_decay": 0.45}
+    return VisitLiftIVResults(effects, d, "")
+
+
+def test_only_the_lead_placebo_takes_the_design_to_the_iv():
+    """A Hausman-type gap alone (heterogeneous effects, a vacancy to the data's end) keeps fixed effects."""
+    gap_only = _results(0.01, (-0.03, 0.03))
+    assert gap_only.design == "fixed_effects"
+    assert "nothing points to reps chasing demand" in gap_only.finding()
+    assert "carry-over (0.20, against 0.45)" in gap_only.finding()
+    # next month's visits predicting fewer prescriptions is not demand-chasing
+    negative = _results(0.01, (-0.06, 0.02))
+    assert negative.design == "fixed_effects" and "the opposite of demand-chasing" in negative.finding()
+    chasing = _results(0.01, (1.5, 0.05))
+    assert chasing.design == "iv" and chasing.finding().startswith("Reps visit more after prescribing rises")
+    # with or without a significant gap
+    assert _results(0.6, (1.5, 0.05)).design == "iv"
+    # and when the lead fails under the IV as well, it does not point to demand-chasing
+    both = _results(0.6, (1.5, 0.05), lead_iv=(0.5, 0.1))
+    assert both.design == "fixed_effects" and "fails under both designs alike" in both.finding()

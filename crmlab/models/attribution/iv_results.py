@@ -54,10 +54,6 @@ class VisitLiftIVResults:
         return self.effect("lead_fe")["ci_low"] > 0 and not self._excludes_zero("lead_iv")
 
     @property
-    def _differ_long_run(self) -> bool:
-        return self.diagnostics["hausman_p_value"] < self.diagnostics["alpha"]
-
-    @property
     def design(self) -> str:
         """The design whose estimate should be used: ``"iv"`` or ``"fixed_effects"``.
 
@@ -114,7 +110,7 @@ class VisitLiftIVResults:
             else:
                 placebo = (f"next month's visits predict fewer, not more, prescriptions this month under fixed effects "
                            f"(placebo {show(lead_fe)}), the opposite of demand-chasing")
-            if self._differ_long_run:
+            if d["hausman_p_value"] < d["alpha"]:
                 return (f"The estimate from months when territories lost capacity ({show(iv)}) differs from the "
                         f"within-doctor estimate ({show(fe)}; Hausman p = {d['hausman_p_value']:.2f}), but nothing "
                         f"points to reps chasing demand: {placebo}. Such a gap also comes from what the capacity "
