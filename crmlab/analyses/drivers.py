@@ -36,6 +36,7 @@ import pandas as pd
 from crmlab.analyses import attribution
 from crmlab.analyses.base import AnalysisResult, ParameterError, Params, check_params, contract_tables, param
 from crmlab.features.attribution import (detailing_by_channel, first_attendance, outcome_panel, unit_size)
+from crmlab.features.channel_stock import channel_stock_by_territory, sell_out_change_by_territory
 from crmlab.features.drivers import DRIVERS, ESTIMATED, market_growth, month_grid, parse_month, split_change, \
     status, windows
 from crmlab.features.panels import month_range, month_start
@@ -394,9 +395,9 @@ def _aggregate(split, units, tables, products, months, current, before, outcome,
     frame = split[cols].assign(territory_id=units["territory_id"].to_numpy(), region=units["region"].to_numpy())
     terr = frame.groupby("territory_id")[cols].sum()
     terr_region = frame.groupby("territory_id")["region"].first()
-    sell_out = _sell_out_by_territory(tables, products, months, current, before) if outcome != "prescriptions" \
+    sell_out = sell_out_change_by_territory(tables, products, months, current, before) if outcome != "prescriptions" \
         else None
-    stock = _channel_stock(tables, products, months, current, before) if outcome == "sell_in" else None
+    stock = channel_stock_by_territory(tables, products, months, current, before) if outcome == "sell_in" else None
     terr = terr.reindex(sorted(set(terr.index) | set(_territories(tables)))).fillna(0.0)
     terr_region = terr_region.reindex(terr.index).fillna(_territory_regions(tables).reindex(terr.index))
     terr["channel_stock"] = stock.reindex(terr.index).fillna(0.0) if stock is not None else 0.0
@@ -430,63 +431,6 @@ def _territories(tables) -> list[str]:
 def _territory_regions(tables) -> pd.Series:
     a = tables["accounts"]
     return a.assign(territory_id=a["territory_id"].astype(str)).groupby("territory_id")["region"].first().astype(str)
-
-
-def _window_sum(frame, value, key, months, positions) -> pd.Series:
-    chosen = months[positions]
-    m = month_start(frame["date"])
-    sel = frame[m.isin(chosen).to_numpy()]
-    return sel.groupby(key)[value].sum()
-
-
-def _own_rows(frame, products):
-    return frame[frame["product_id"].astype(str).isin(products)]
-
-
-def _sell_out_by_territory(tables, products, months, current, before) -> pd.Series:
-    sales = _own_rows(tables["sales"], products)
-    territory = tables["accounts"].assign(account_id=lambda f: f["account_id"].astype(str)).set_index(
-        "account_id")["territory_id"].astype(str)
-    sales = sales.assign(territory_id=sales["account_id"].astype(str).map(territory))
-    now = _window_sum(sales, "units", "territory_id", months, current)
-    then = _window_sum(sales, "units", "territory_id", months, before)
-    return now.sub(then, fill_value=0.0)
-
-
-def _channel_stock(tables, products, months, current, before) -> pd.Series:
-    """Per territory: its share of each distributor's change in (sell-in − sell-out)."""
-    sales = _own_rows(tables["sales"], products)
-    ship = _own_rows(tables["shipments"], products)
-    territory = tables["accounts"].assign(account_id=lambda f: f["account_id"].astype(str)).set_index(
-        "account_id")["territory_id"].astype(str)
-    sales = sales.assign(territory_id=sales["account_id"].astype(str).map(territory))
-    if "distributor_id" not in sales or sales["distributor_id"].isna().all():
-        dist = tables["distributors"]
-        if not len(dist) or "region" not in dist:
-            return pd.Series(dtype=float)
-        first = dist.assign(region=dist["region"].astype(str)).groupby("region")["distributor_id"].first()
-        region = tables["accounts"].assign(account_id=lambda f: f["account_id"].astype(str)).set_index(
-            "account_id")["region"].astype(str)
-        sales = sales.assign(distributor_id=sales["account_id"].astype(str).map(region).map(first))
-    sales = sales.assign(distributor_id=sales["distributor_id"].astype(str))
-    ship = ship.assign(distributor_id=ship["distributor_id"].astype(str))
-    net = {}
-    for positions, sign in ((current, 1.0), (before, -1.0)):
-        si = _window_sum(ship, "units", "distributor_id", months, positions)
-        so = _window_sum(sales, "units", "distributor_id", months, positions)
-        for d, v in si.sub(so, fill_value=0.0).items():
-            net[d] = net.get(d, 0.0) + sign * v
-    both = np.r_[current, before]
-    share = _window_sum(sales, "units", ["distributor_id", "territory_id"], months, both)
-    share = share / share.groupby(level=0).transform("sum")
-    out = {}
-    for (d, t), w in share.items():
-        out[t] = out.get(t, 0.0) + w * net.get(d, 0.0)
-    lost = sum(v for d, v in net.items() if d not in share.index.get_level_values(0))
-    if lost:  # sell-in of a distributor with no sell-out in the windows: spread over all territories
-        n = max(len(out), 1)
-        out = {t: v + lost / n for t, v in out.items()}
-    return pd.Series(out, dtype=float)
 
 
 def _unit_counts(units, y0, y1, state) -> pd.DataFrame:
