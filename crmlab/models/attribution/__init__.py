@@ -10,7 +10,8 @@ from crmlab.models.attribution.inference import EstimationWarning
 from crmlab.models.attribution.roi import (ACCOUNT_ROI_COLUMNS, EVENT_ROI_COLUMNS, account_roi, event_roi_table,
                                            roi)
 from crmlab.models.attribution.synth import SyntheticControl, SyntheticControlResults, simplex_weights
-from crmlab.models.attribution.visits import VisitLift, VisitLiftResults, saturation_curve
+from crmlab.models.attribution.visits import VisitLift, saturation_curve
+from crmlab.models.attribution.visits_results import VisitLiftResults
 
 __all__ = [
     "ACCOUNT_ROI_COLUMNS", "CampaignEffect", "EVENT_ROI_COLUMNS", "EstimationWarning", "EventStudy",

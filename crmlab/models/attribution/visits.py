@@ -20,7 +20,6 @@ saturation still acts per doctor: ``x`` is summed over an account's doctors.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,6 +27,7 @@ from scipy import optimize
 
 from crmlab.features import visit_adstock
 from crmlab.models.attribution.inference import checked_pinv, warn
+from crmlab.models.attribution.visits_results import VisitLiftResults
 from crmlab.models.uncertainty import interval, z_value
 
 CHANNEL_GROUPS = {
@@ -49,37 +49,6 @@ def saturation_curve(visits: np.ndarray, r: float) -> np.ndarray:
     if abs(1 - r) < 1e-9:
         return visits
     return -np.expm1(visits * np.log(r)) / (1 - r)
-
-
-@dataclass
-class VisitLiftResults:
-    """Fitted visit lift: effects with standard errors and ``1 - alpha`` intervals.
-
-    Attributes
-    ----------
-    effects : DataFrame
-        One row per effect: ``effect, estimate, std_error, ci_low, ci_high``.
-    response_curve : DataFrame
-        Marginal effect of the n-th face-to-face visit in a month (same month and long run).
-    carryover_curve : DataFrame
-        Share of a visit's effect still working k months later, with intervals.
-    method : str
-        Plain-language statement of the method.
-    """
-
-    effects: pd.DataFrame
-    response_curve: pd.DataFrame
-    carryover_curve: pd.DataFrame
-    method: str
-
-    def summary(self) -> pd.DataFrame:
-        """The effects table (estimate, std_error, ci_low, ci_high per effect)."""
-        return self.effects
-
-    def effect(self, name: str) -> dict:
-        """One effect as a dict ``{estimate, std_error, ci_low, ci_high}``."""
-        row = self.effects.set_index("effect").loc[name]
-        return {k: float(row[k]) for k in ("estimate", "std_error", "ci_low", "ci_high")}
 
 
 class VisitLift:
