@@ -25,11 +25,13 @@ from crmlab.analyses.base import AnalysisResult, ParameterError, Params, check_p
 from crmlab.features.attribution import (ATTENDED_EVENT_TYPES, analysed_product, attendance_by_account,
                                          detailing_by_channel, detailing_per_unit, first_attendance, outcome_panel,
                                          unit_prices, unit_size)
+from crmlab.features.common import ids_as_str
 from crmlab.features.panels import month_range, month_start
 from crmlab.io import Dataset
 from crmlab.models.attribution import (ACCOUNT_ROI_COLUMNS, CampaignEffect, EventStudy, VisitLift, account_roi,
                                        campaign_effect, event_roi_table, linear_lags_fe, naive_pooled_slope, roi)
 from crmlab.models.attribution.capacity_design import fit_capacity_design
+from crmlab.models.attribution.events import sample_units
 from crmlab.models.attribution.iv import VisitLiftIV
 from crmlab.models.attribution.roi import EventTypeEffect
 from crmlab.models.uncertainty import ESTIMATE_COLUMNS
@@ -280,13 +282,24 @@ class _Setting:
     def price(self, product_id) -> float:
         return float(self.prices.get(product_id, np.nan))
 
-    def panel(self, product_id: str) -> pd.DataFrame:
-        """The outcome panel of a product, built once (the visit lift and event types share it)."""
+    def panel(self, product_id: str, doctor_ids: np.ndarray | None = None) -> pd.DataFrame:
+        """The outcome panel of a product, built once (the visit lift and event types share it).
+
+        With ``doctor_ids`` (a sample, doctor level), only their rows: taken from the
+        product's panel when it is built, else built for them alone and not kept.
+        """
+        if doctor_ids is not None and product_id not in self.panels:
+            doctors = self.tables["doctors"]
+            keep = doctors["doctor_id"].astype(str).isin(doctor_ids).to_numpy()
+            rows = np.repeat(keep, len(self.months))
+            return outcome_panel({**self.tables, "doctors": doctors[keep]}, product_id, self.months,
+                                 doctor_level=True, size_bin=self.size_bin[rows], size=self.size[rows])
         if product_id not in self.panels:
             self.panels[product_id] = outcome_panel(self.tables, product_id, self.months,
                                                     doctor_level=self.doctor_level,
                                                     size_bin=self.size_bin, size=self.size)
-        return self.panels[product_id]
+        panel = self.panels[product_id]
+        return panel if doctor_ids is None else panel[ids_as_str(panel["doctor_id"]).isin(doctor_ids).to_numpy()]
 
     def keep_panels(self, product_ids) -> None:
         """Free the outcome panels of every other product (7.2M rows each at national scale)."""
@@ -426,7 +439,10 @@ def _event_lift(setting: _Setting) -> tuple[dict[str, EventStudy], list[EventTyp
               for t in types}
     studies, effects = {}, []
     products = {t: _event_product(events, t, setting.product_id) for t in types}
-    setting.keep_panels(products.values())  # the visit lift's panel only if an event type reads it
+    # national scale: each study's panel only for its seeded sample of doctors
+    sample = sample_units(doctors["doctor_id"], setting.params.max_units, setting.params.seed) \
+        if setting.doctor_level else None
+    setting.keep_panels(products.values() if sample is None else ())  # the visit lift's, if a study reads it
     for done, event_type in enumerate(types):
         chosen = events[events["event_type"] == event_type]
         product = products[event_type]
@@ -435,7 +451,8 @@ def _event_lift(setting: _Setting) -> tuple[dict[str, EventStudy], list[EventTyp
         effect = EventTypeEffect(event_type=event_type, product_id=product, events=len(chosen),
                                  attendees=len(firsts[event_type]),
                                  cost=float(chosen["cost"].fillna(0).sum()) if "cost" in chosen else np.nan)
-        study = _event_study(setting, product, firsts[event_type], [firsts[t] for t in same_product], effect)
+        study = _event_study(setting, product, firsts[event_type], [firsts[t] for t in same_product], effect,
+                             sample)
         if study is not None:
             studies[event_type] = study
         effects.append(effect)
@@ -450,7 +467,7 @@ def _event_product(events: pd.DataFrame, event_type: str, default: str) -> str:
 
 
 def _event_study(setting: _Setting, product: str, first: pd.Series, others: list[pd.Series],
-                 effect: EventTypeEffect) -> EventStudy | None:
+                 effect: EventTypeEffect, sample: np.ndarray | None) -> EventStudy | None:
     """Fit one event type's study and complete ``effect`` (or give it a note)."""
     params = setting.params
     if not len(first):
@@ -465,8 +482,8 @@ def _event_study(setting: _Setting, product: str, first: pd.Series, others: list
     try:
         study = EventStudy(leads=params.leads, lags=params.lags, max_units=params.max_units,
                            random_state=params.seed, alpha=params.alpha).fit(
-            setting.panel(product), first_unit, unit=setting.unit, y=setting.y, censor_month=censor,
-            attendees_per_unit=per_unit)
+            setting.panel(product, sample), first_unit, unit=setting.unit, y=setting.y, censor_month=censor,
+            attendees_per_unit=per_unit, population=None if sample is None else len(setting.tables["doctors"]))
     except ValueError as error:
         effect.note = str(error)
         return None

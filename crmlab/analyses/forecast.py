@@ -77,6 +77,8 @@ class ForecastParams(Params):
                                              "best are ties, won by the simplest model")
     reconciliation: str = param("auto", "auto (lower backtest MASE, ties to bottom_up), mint or "
                                         "bottom_up", choices=("auto", "mint", "bottom_up"))
+    choice_sample: int = param(100, "a group of more series chooses its model on a seeded sample of this "
+                                    "many (the chosen model is then backtested on all; 0: all series)")
     intermittent_zero_share: float = param(0.3, "a series with at least this share of zero months "
                                                 "is intermittent")
     doh_low: float = param(20.0, "channel health: lower end of the days-on-hand target band")
@@ -181,7 +183,8 @@ def run(data: str | Dataset = "data/sample", **params) -> ForecastResult:
         horizon_months=params.horizon_months, models=tuple(params.models), n_origins=params.n_origins,
         origin_step=params.origin_step, min_train_months=params.min_train_months, alpha=params.alpha,
         selection=params.selection, tolerance=params.selection_tolerance,
-        reconciliation=params.reconciliation, intermittent_zero_share=params.intermittent_zero_share).fit(panel)
+        reconciliation=params.reconciliation, intermittent_zero_share=params.intermittent_zero_share,
+        choice_sample=params.choice_sample, random_state=params.seed).fit(panel)
     health = policy = None
     if "channel health" not in skipped:
         health = channel_health(panel, forecaster.forecast_, doh_low=params.doh_low, doh_high=params.doh_high,

@@ -53,6 +53,7 @@ models = ["seasonal_naive", "naive", "moving_average", "auto_ets", "auto_arima",
 selection = "group"
 selection_tolerance = 0.05
 reconciliation = "auto"
+choice_sample = 100
 intermittent_zero_share = 0.3
 doh_low = 20.0
 doh_high = 75.0

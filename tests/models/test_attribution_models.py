@@ -19,6 +19,7 @@ from crmlab.features.attribution import active_spell, detailing_by_channel, leve
 from crmlab.features.panels import doctor_month_panel
 from crmlab.models.attribution import (EstimationWarning, EventStudy, SyntheticControl, VisitLift, linear_lags_fe,
                                        naive_pooled_slope)
+from crmlab.models.attribution.events import sample_units
 from crmlab.models.attribution.inference import checked_pinv
 from crmlab.models.uncertainty import ESTIMATE_COLUMNS, z_value
 from crmlab.simulate import simulate
@@ -119,9 +120,7 @@ def test_singular_information_matrix_warns():
     assert not ok
 
 
-def test_event_study_summary_and_alpha():
-    """EventStudy's per-attendee effects follow the convention and its alpha."""
-    rng = np.random.default_rng(0)
+def _event_panel(rng):
     units, months = 60, 12
     panel = pd.DataFrame({"doctor_id": np.repeat([f"D{i:02d}" for i in range(units)], months),
                           "month": np.tile(pd.date_range("2025-01-01", periods=months, freq="MS"), units)})
@@ -131,6 +130,12 @@ def test_event_study_summary_and_alpha():
     size = np.repeat(rng.uniform(5, 15, units), months)
     panel["trx"] = size + 2.0 * treated + rng.normal(0, 1, len(panel))
     panel["active"], panel["level_bin"], panel["level"] = True, 0, size
+    return panel, first
+
+
+def test_event_study_summary_and_alpha():
+    """EventStudy's per-attendee effects follow the convention and its alpha."""
+    panel, first = _event_panel(np.random.default_rng(0))
     fits = {a: EventStudy(leads=3, lags=4, alpha=a).fit(panel, first).results_ for a in (0.05, 0.5)}
     summary = fits[0.05].summary().set_index("effect")
     assert list(summary.columns) == ESTIMATE_COLUMNS
@@ -139,3 +144,15 @@ def test_event_study_summary_and_alpha():
     assert narrow["ci_high"] - narrow["ci_low"] < summary.loc["per_attendee_total", "ci_high"] - \
         summary.loc["per_attendee_total", "ci_low"]
     assert 0 <= fits[0.05].pretrend_p_value <= 1
+
+
+def test_event_study_on_a_panel_built_for_its_sample_equals_the_sampled_study():
+    """National scale builds an event study's panel for its sample only: same fit, same note."""
+    panel, first = _event_panel(np.random.default_rng(1))
+    sampled = EventStudy(leads=3, lags=4, max_units=30, random_state=5).fit(panel, first).results_
+    sample = sample_units(panel["doctor_id"], 30, 5)
+    assert len(sample) == 30 and sample_units(panel["doctor_id"], 60, 5) is None
+    own = EventStudy(leads=3, lags=4, max_units=30, random_state=5).fit(
+        panel[panel["doctor_id"].isin(sample)], first, population=60).results_
+    pd.testing.assert_frame_equal(own.coefficients, sampled.coefficients, check_exact=True)
+    assert own.method == sampled.method and "sample of 30 of 60 units" in own.method

@@ -64,3 +64,34 @@ def test_forecaster_is_the_same_on_one_or_several_processes(monkeypatch):
     several = ChannelForecaster(**settings).fit(panel)
     for name in ("forecast_", "base_forecast_", "backtest_", "choice_", "intervals_"):
         pd.testing.assert_frame_equal(getattr(one, name), getattr(several, name), check_exact=True, obj=name)
+
+
+def test_large_groups_choose_on_a_sample_and_backtest_the_chosen_model_on_every_series():
+    from crmlab.features.forecast import forecast_panel
+    from crmlab.simulate import simulate
+
+    t = simulate("sample", seed=1).tables
+    panel = forecast_panel(t["shipments"], t["sales"], t["inventory"], distributors=t["distributors"])
+    settings = dict(horizon_months=3, models=("seasonal_naive", "naive", "damped_ets", "pooled_seasonal"),
+                    n_origins=2, reconciliation="bottom_up")
+    every = ChannelForecaster(choice_sample=0, **settings).fit(panel)
+    sampled = ChannelForecaster(choice_sample=6, random_state=3, **settings).fit(panel)
+    scored = sampled.scores_[(sampled.scores_["origin"] == sampled.origins_[-1])
+                             & ~sampled.scores_["model"].str.startswith("reconciled_")]
+    sizes = every.keys_["level"].value_counts()
+    assert sizes["distributor"] > 6
+    for measure in ("sell_out", "sell_in"):
+        choice = sampled.choice_[sampled.choice_["measure"] == measure]
+        for model, rows in scored[scored["measure"] == measure].groupby("model"):
+            # per group: the rules run on every series; a model that takes time on 6, unless chosen
+            expected = sum(len(members) if model in ("seasonal_naive", "naive", "identity")
+                           or (members["model"] == model).all() else min(len(members), 6)
+                           for _, members in choice.groupby("group"))
+            assert rows["series"].nunique() == expected, (measure, model)
+    assert sampled.choice_["mase_chosen"].notna().all()
+    assert sampled.choice_["mase_seasonal_naive"].notna().all()
+    # the sample only decides the model: with the same choice, the same forecasts
+    assert (sampled.choice_["model"] == every.choice_["model"]).all()
+    pd.testing.assert_frame_equal(sampled.forecast_, every.forecast_, check_exact=True)
+    with pytest.raises(ValueError, match="choice_sample"):
+        ChannelForecaster(choice_sample=-1).fit(panel)

@@ -59,6 +59,14 @@ class EventStudyResults:
                                                   ("per_attendee_total", self.per_attendee_total))])
 
 
+def sample_units(units, max_units: int | None, random_state: int) -> np.ndarray | None:
+    """The seeded sample of unit IDs a study with ``max_units`` fits on (None: every unit)."""
+    names = np.sort(pd.Index(np.asarray(pd.unique(units), dtype=object)).astype(str).to_numpy())
+    if not max_units or len(names) <= max_units:
+        return None
+    return np.random.default_rng(random_state).choice(names, max_units, replace=False)
+
+
 class EventStudy:
     """Staggered event study (Gardner two-stage DiD) with a pre-trend check.
 
@@ -99,7 +107,8 @@ class EventStudy:
         self.alpha = alpha
 
     def fit(self, panel: pd.DataFrame, first_month: pd.Series, *, unit: str = "doctor_id", y: str = "trx",
-            censor_month: pd.Series | None = None, attendees_per_unit: pd.Series | None = None) -> EventStudy:
+            censor_month: pd.Series | None = None, attendees_per_unit: pd.Series | None = None,
+            population: int | None = None) -> EventStudy:
         """Fit on a complete unit × month panel.
 
         Parameters
@@ -114,13 +123,15 @@ class EventStudy:
         attendees_per_unit : Series, optional
             Attendees per treated unit (account-level analysis): effects are divided
             by the mean to be per attendee.
+        population : int, optional
+            The panel holds only the :func:`sample_units` sample of this many units
+            (built for the sample, to spare the memory of the whole panel).
         """
         import pyfixest as pf
-        self.n_units_total_ = int(panel[unit].nunique())
-        self.sampled_ = bool(self.max_units and self.n_units_total_ > self.max_units)
-        if self.sampled_:
-            names = np.sort(pd.Index(np.asarray(pd.unique(panel[unit]), dtype=object)).astype(str).to_numpy())
-            chosen = np.random.default_rng(self.random_state).choice(names, self.max_units, replace=False)
+        self.n_units_total_ = int(population or panel[unit].nunique())
+        chosen = None if population else sample_units(panel[unit], self.max_units, self.random_state)
+        self.sampled_ = chosen is not None or self.n_units_total_ > panel[unit].nunique()
+        if chosen is not None:
             panel = panel[ids_as_str(panel[unit]).isin(chosen).to_numpy()]
         months = np.sort(panel["month"].unique())
         index = pd.Series(np.arange(len(months)), index=pd.DatetimeIndex(months))

@@ -163,12 +163,34 @@ def statsforecast_jobs(n_series: int) -> int:
 
 
 def _statsforecast_call(rows: list[np.ndarray], months: list[pd.DatetimeIndex], horizon: int, model,
-                        level, native: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, list]:
-    """One StatsForecast run over series of possibly different lengths.
+                        level, native: bool) -> tuple[np.ndarray, np.ndarray | None, list | None]:
+    """One StatsForecast run over series of possibly different lengths, on every core when large.
 
+    Each series is fitted on its own, so the series are split into contiguous chunks, one
+    statsforecast run per chunk on joblib's worker processes, and the results joined in
+    order. The workers are fresh processes kept between calls, not forks of this one: a
+    process that has started OpenBLAS or numba thread pools (the pyfixest fits of an
+    earlier analysis) is not safe to fork, and statsforecast's own ``n_jobs`` forks.
     Returns the points (n × horizon), the half widths (or None), and per series its
-    in-sample fitted values (or None).
+    in-sample one-step errors (or None).
     """
+    jobs = statsforecast_jobs(len(rows))
+    if jobs == 1:
+        return _statsforecast_run(rows, months, horizon, model, level, native)
+    from joblib import Parallel, delayed
+
+    bounds = np.linspace(0, len(rows), 4 * jobs + 1).astype(int)
+    parts = Parallel(n_jobs=jobs)(delayed(_statsforecast_run)(rows[a:b], months[a:b], horizon, model, level, native)
+                                  for a, b in zip(bounds[:-1], bounds[1:]) if b > a)
+    point = np.concatenate([p[0] for p in parts])
+    if not native:
+        return point, None, None
+    return point, np.concatenate([p[1] for p in parts]), [e for p in parts for e in p[2]]
+
+
+def _statsforecast_run(rows: list[np.ndarray], months: list[pd.DatetimeIndex], horizon: int, model,
+                       level, native: bool) -> tuple[np.ndarray, np.ndarray | None, list | None]:
+    """:func:`_statsforecast_call` in this process."""
     from statsforecast import StatsForecast
     from statsforecast.models import Naive
 
@@ -180,8 +202,7 @@ def _statsforecast_call(rows: list[np.ndarray], months: list[pd.DatetimeIndex], 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logging.getLogger("statsforecast").setLevel(logging.ERROR)
-        engine = StatsForecast(models=[model], freq="MS", n_jobs=statsforecast_jobs(n),
-                               fallback_model=Naive(alias="m"))
+        engine = StatsForecast(models=[model], freq="MS", n_jobs=1, fallback_model=Naive(alias="m"))
         out = engine.forecast(df=frame, h=horizon, level=[level] if native else None, fitted=native)
         fitted = engine.forecast_fitted_values() if native else None
     out = out.sort_values(["unique_id", "ds"], kind="stable")

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from crmlab.features.forecast import hierarchy_series, summing_matrix
-from crmlab.models.forecast.base import (COMBINED, INTERMITTENT_MODELS, MODELS, PREFERENCE, BaseForecast,
-                                         base_forecasts, mean_forecast)
+from crmlab.models.forecast.base import (BASELINES, COMBINED, INTERMITTENT_MODELS, MODELS, PREFERENCE,
+                                         BaseForecast, base_forecasts, mean_forecast, stacked_forecast)
 from crmlab.models.forecast.identity import identity_sell_in
 from crmlab.models.forecast.reconciliation import RECONCILIATIONS, reconcile
 from crmlab.models.forecast.intervals import conformal_half_widths, leave_one_origin_out_coverage
@@ -67,6 +67,15 @@ class ChannelForecaster:
         A series with at least this share of zero months is intermittent.
     window : int
         Months in the trailing sell-out average behind days on hand.
+    choice_sample : int
+        With ``selection="group"``, a group of more series than this chooses its model on
+        a seeded random sample of this many: the models that take time (ETS, ARIMA, pooled
+        seasonality, the combination) are backtested on the sample only, and the chosen
+        one then on every series (reconciliation and intervals need them all). The rules
+        (naive, seasonal naive, moving average, Croston, TSB) always run on every series.
+        0: every series.
+    random_state : int
+        Seed of that sample.
 
     Attributes
     ----------
@@ -111,7 +120,8 @@ class ChannelForecaster:
     def __init__(self, horizon_months: int = 6, models: tuple = MODELS, n_origins: int = 12,
                  origin_step: int = 2, min_train_months: int = 24, alpha: float = 0.2,
                  selection: str = "group", tolerance: float = 0.05, reconciliation: str = "auto",
-                 intermittent_zero_share: float = 0.3, window: int = 3):
+                 intermittent_zero_share: float = 0.3, window: int = 3, choice_sample: int = 100,
+                 random_state: int = 0):
         self.horizon_months = horizon_months
         self.models = models
         self.n_origins = n_origins
@@ -123,6 +133,8 @@ class ChannelForecaster:
         self.reconciliation = reconciliation
         self.intermittent_zero_share = intermittent_zero_share
         self.window = window
+        self.choice_sample = choice_sample
+        self.random_state = random_state
 
     # -------------------------------------------------------------- checks and set-up
     def _check(self, panel: pd.DataFrame) -> None:
@@ -141,6 +153,8 @@ class ChannelForecaster:
             raise ValueError(f"horizon_months must be at least 1, got {self.horizon_months}")
         if not 0 < self.alpha < 1:
             raise ValueError(f"alpha must be between 0 and 1, got {self.alpha}")
+        if self.choice_sample < 0:
+            raise ValueError(f"choice_sample must be at least 0, got {self.choice_sample}")
         if self.tolerance < 0:
             raise ValueError(f"tolerance must be at least 0, got {self.tolerance}")
 
@@ -158,15 +172,30 @@ class ChannelForecaster:
         # each series pools its seasonality with its product's national total
         self._pool_rows = self.keys_["product_id"].map(pd.Series(national.index, index=national["product_id"])) \
             .to_numpy(int)
-        self.candidates_, self.groups_ = {}, {}
+        self.candidates_, self.groups_, self._choosers = {}, {}, {}
         for measure in self.measures_:
             sparse = (self.values_[measure] <= 0).mean(axis=1) >= self.intermittent_zero_share
-            self.candidates_[measure] = {m: (sparse if m in INTERMITTENT_MODELS else np.ones_like(sparse))
+            self.groups_[measure] = np.char.add(level_of.astype(str), np.where(sparse, "|intermittent", ""))
+            chooser = self._choosers[measure] = self._choice_rows(self.groups_[measure])
+            self.candidates_[measure] = {m: (sparse if m in INTERMITTENT_MODELS else
+                                             np.ones_like(sparse) if m in BASELINES else chooser)
                                          for m in self.models}
             self.candidates_[measure] = {m: mask for m, mask in self.candidates_[measure].items() if mask.any()}
-            self.groups_[measure] = np.char.add(level_of.astype(str), np.where(sparse, "|intermittent", ""))
         if self.identity_:
             self.candidates_["sell_in"].setdefault("identity", np.ones(len(self.keys_), bool))
+
+    def _choice_rows(self, groups: np.ndarray) -> np.ndarray:
+        """The series that choose the model: all, or a seeded sample of each large group."""
+        rows = np.ones(len(groups), bool)
+        if self.selection != "group" or not self.choice_sample:
+            return rows
+        rng = np.random.default_rng(self.random_state)
+        for name in np.unique(groups):
+            members = np.flatnonzero(groups == name)
+            if len(members) > self.choice_sample:
+                rows[members] = False
+                rows[np.sort(rng.choice(members, self.choice_sample, replace=False))] = True
+        return rows
 
     # -------------------------------------------------------------- forecasting helpers
     def _forecast_all(self, values, months, horizon, candidates) -> dict:
@@ -176,7 +205,7 @@ class ChannelForecaster:
     def _forecast_blocks(self, values_list, months_list, horizon, candidates) -> list[dict]:
         """:meth:`_forecast_all` of several training windows, each model run once over all of them."""
         outs = [{} for _ in values_list]
-        for measure in self.measures_:
+        for measure in candidates:
             ys = [values[measure] for values in values_list]
             pools = [y[self._pool_rows] for y in ys]
 
@@ -194,8 +223,8 @@ class ChannelForecaster:
                 parts = []
                 for model in COMBINED:
                     done = outs[0].get((measure, model))
-                    parts.append([out[(measure, model)][1].rows(mask) for out in outs]
-                                 if done is not None and done[0].all() else
+                    parts.append([out[(measure, model)][1].rows(mask[done[0]]) for out in outs]
+                                 if done is not None and not (mask & ~done[0]).any() else
                                  base_forecasts(blocks(mask), horizon, model, alpha=self.alpha, window=self.window))
                 for k, out in enumerate(outs):
                     out[(measure, "combination")] = (mask, mean_forecast([part[k] for part in parts]))
@@ -250,6 +279,7 @@ class ChannelForecaster:
         self.chosen_, self._ties = {}, []
         if "sell_out" in self.measures_:
             self.chosen_["sell_out"] = self._choose("sell_out")
+            self._backtest_chosen("sell_out")
         if self.identity_:
             records = []
             for origin, train, actual, fcs in self._per_origin:
@@ -260,6 +290,29 @@ class ChannelForecaster:
             self._scores = pd.concat([self._scores, *records], ignore_index=True)
         if "sell_in" in self.measures_:
             self.chosen_["sell_in"] = self._choose("sell_in")
+            self._backtest_chosen("sell_in")
+
+    def _backtest_chosen(self, measure: str) -> None:
+        """The chosen models' backtest on the series outside the choice sample."""
+        rest, chosen = ~self._choosers[measure], self.chosen_[measure]
+        todo = {model: rest & (chosen == model) for model in np.unique(chosen[rest])}
+        todo = {model: mask for model, mask in todo.items() if model not in BASELINES + INTERMITTENT_MODELS
+                + ("identity",)}
+        if not todo:
+            return
+        origins = [origin for origin, *_ in self._per_origin]
+        more = self._forecast_blocks([train for _, train, _, _ in self._per_origin],
+                                     [self.months_[:origin] for origin in origins], self.horizon_months,
+                                     {measure: todo})
+        records = []
+        for (origin, train, actual, fcs), extra in zip(self._per_origin, more):
+            for key, (mask, fc) in extra.items():
+                old_mask, old = fcs[key]
+                order = np.argsort(np.concatenate([np.flatnonzero(old_mask), np.flatnonzero(mask)]), kind="stable")
+                fcs[key] = (old_mask | mask, stacked_forecast([old, fc]).rows(order))
+                records.append(self._score_frame(np.flatnonzero(mask), measure, key[1], origin,
+                                                 actual[measure][mask], fc, mase_scale(train[measure][mask])))
+        self._scores = pd.concat([self._scores, *records], ignore_index=True)
 
     def _choose(self, measure: str) -> np.ndarray:
         mine = self._scores[self._scores["measure"] == measure]
@@ -272,8 +325,9 @@ class ChannelForecaster:
                                             self.tolerance)
             return chosen
         group = pd.Series(self.groups_[measure])
+        chooser = self._choosers[measure]
         for name, rows in group.groupby(group).groups.items():
-            means = per_series.reindex(rows).mean(skipna=True)
+            means = per_series.reindex(rows[chooser[rows]]).mean(skipna=True)
             chosen[np.asarray(rows)], tied = choose_model(means, self.tolerance)
             if len(tied) > 1:
                 best = means.idxmin()
@@ -369,7 +423,7 @@ class ChannelForecaster:
         self.ties_ = pd.DataFrame(self._ties, columns=["measure", "group", "chosen", "tied_with", "best",
                                                        "mase_chosen", "mase_best"])
         self.choice_ = self._choice_table()
-        del self._per_origin, self._scores, self._ties, self._calibration
+        del self._per_origin, self._scores, self._ties, self._calibration, self._choosers
         return self
 
     def _choice_table(self) -> pd.DataFrame:
