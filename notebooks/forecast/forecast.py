@@ -53,7 +53,7 @@ models = ["seasonal_naive", "naive", "moving_average", "auto_ets", "auto_arima",
 selection = "group"
 selection_tolerance = 0.05
 reconciliation = "auto"
-choice_sample = 100
+choice_sample = 50
 intermittent_zero_share = 0.3
 doh_low = 20.0
 doh_high = 75.0
@@ -189,7 +189,11 @@ table(health_overview(result.health, result.policy), "Channel health per distrib
 # the inventory identity when stock is on file. A rolling-origin backtest (every origin with
 # at least `min_train_months` of history that leaves the full horizon to score, the latest
 # `n_origins`, `origin_step` months apart) scores each model by MASE; per level and measure
-# the simplest model within `selection_tolerance` of the best is chosen (ties are listed).
+# the simplest model within `selection_tolerance` of the best is chosen (ties are listed). A
+# group of more than `choice_sample` series chooses on a seeded random sample of that many:
+# the models that take time (ETS, ARIMA, pooled seasonality, the combination) are backtested on
+# the sample, the chosen one then on every series (the backtest table counts the series each
+# model ran on).
 # Forecasts are reconciled bottom-up or by MinT-shrink, whichever backtests better (ties to
 # bottom-up). The intervals are split-conformal: the `1 - alpha` quantile of the backtest's
 # scaled absolute errors per level and month ahead; their coverage is measured leaving each

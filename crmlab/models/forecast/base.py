@@ -153,7 +153,7 @@ def _statsforecast_model(method: str, season: int, positive: bool = True):
 
 #: Series in one statsforecast call from which it runs on every core (fewer: one process,
 #: where starting workers would cost more than it saves). Results do not depend on it.
-PARALLEL_MIN_SERIES = 400
+PARALLEL_MIN_SERIES = 200
 
 
 def statsforecast_jobs(n_series: int) -> int:

@@ -120,7 +120,7 @@ class ChannelForecaster:
     def __init__(self, horizon_months: int = 6, models: tuple = MODELS, n_origins: int = 12,
                  origin_step: int = 2, min_train_months: int = 24, alpha: float = 0.2,
                  selection: str = "group", tolerance: float = 0.05, reconciliation: str = "auto",
-                 intermittent_zero_share: float = 0.3, window: int = 3, choice_sample: int = 100,
+                 intermittent_zero_share: float = 0.3, window: int = 3, choice_sample: int = 50,
                  random_state: int = 0):
         self.horizon_months = horizon_months
         self.models = models
