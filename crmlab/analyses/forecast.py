@@ -77,7 +77,7 @@ class ForecastParams(Params):
                                              "best are ties, won by the simplest model")
     reconciliation: str = param("auto", "auto (lower backtest MASE, ties to bottom_up), mint or "
                                         "bottom_up", choices=("auto", "mint", "bottom_up"))
-    choice_sample: int = param(50, "a group of more series chooses its model on a seeded sample of this "
+    choice_sample: int = param(100, "a group of more series chooses its model on a seeded sample of this "
                                     "many (the chosen model is then backtested on all; 0: all series)")
     intermittent_zero_share: float = param(0.3, "a series with at least this share of zero months "
                                                 "is intermittent")

@@ -120,7 +120,7 @@ class ChannelForecaster:
     def __init__(self, horizon_months: int = 6, models: tuple = MODELS, n_origins: int = 12,
                  origin_step: int = 2, min_train_months: int = 24, alpha: float = 0.2,
                  selection: str = "group", tolerance: float = 0.05, reconciliation: str = "auto",
-                 intermittent_zero_share: float = 0.3, window: int = 3, choice_sample: int = 50,
+                 intermittent_zero_share: float = 0.3, window: int = 3, choice_sample: int = 100,
                  random_state: int = 0):
         self.horizon_months = horizon_months
         self.models = models
@@ -295,15 +295,13 @@ class ChannelForecaster:
     def _backtest_chosen(self, measure: str) -> None:
         """The chosen models' backtest on the series outside the choice sample."""
         rest, chosen = ~self._choosers[measure], self.chosen_[measure]
-        todo = {model: rest & (chosen == model) for model in np.unique(chosen[rest])}
-        todo = {model: mask for model, mask in todo.items() if model not in BASELINES + INTERMITTENT_MODELS
-                + ("identity",)}
+        todo = {model: rest & (chosen == model) for model in np.unique(chosen[rest])
+                if model not in BASELINES + INTERMITTENT_MODELS + ("identity",)}  # those ran on every series
         if not todo:
             return
-        origins = [origin for origin, *_ in self._per_origin]
         more = self._forecast_blocks([train for _, train, _, _ in self._per_origin],
-                                     [self.months_[:origin] for origin in origins], self.horizon_months,
-                                     {measure: todo})
+                                     [self.months_[:origin] for origin, *_ in self._per_origin],
+                                     self.horizon_months, {measure: todo})
         records = []
         for (origin, train, actual, fcs), extra in zip(self._per_origin, more):
             for key, (mask, fc) in extra.items():
