@@ -127,7 +127,7 @@ def test_alpha_sets_the_interval_width():
 
 def test_pyfixest_iv_gives_the_same_coefficient(sample_fit):
     """At the estimated carry-over, the 2SLS is pyfixest's ``y ~ 1 | fe | x ~ z``."""
-    assert float(sample_fit.fit_.coef()["x"]) == pytest.approx(sample_fit.beta_, rel=1e-6)
+    assert float(sample_fit.pyfixest_fit().coef()["x"]) == pytest.approx(sample_fit.beta_, rel=1e-6)
 
 
 def test_weak_instruments_warn_and_fall_back():

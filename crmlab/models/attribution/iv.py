@@ -121,8 +121,6 @@ class VisitLiftIV:
     weak_instruments_ : bool
     fe_model_ : VisitLift
         The fixed-effects fit (given or fitted), source of saturation and channel weights.
-    fit_ : pyfixest Feiv
-        The 2SLS at the estimated decay, in pyfixest's IV syntax, for whoever wants to go deeper.
     results_ : VisitLiftIVResults
 
     Examples
@@ -295,14 +293,13 @@ class VisitLiftIV:
                           "uncertainty is not propagated", stacklevel=2)
         x = self._demean([self._regressor(self.decay_, self.saturation_)], keep)[:, 0]
         self.beta_ = float(self._beta(x))
-        self._x = x
         self.n_obs_ = int(keep.sum())
         self.n_instruments_ = int(W.shape[1])
         self.instrument_groups_ = list(self._shock)
         self._first_stage(x)
         self._sandwich(x)
-        self.fit_ = self._pyfixest_fit(keep)
         self.results_ = self._results()
+        del self._q, self._W, self._y_tilde  # the fit's projections: 1 GB at national scale
         return self
 
     def _beta(self, x: np.ndarray) -> float:
@@ -344,11 +341,15 @@ class VisitLiftIV:
         if not self.converged_:
             vcov = np.array([[vcov[0, 0], 0.0], [0.0, 0.0]])
         self.vcov_ = vcov  # order: beta, decay
-        self._resid = resid
 
-    def _pyfixest_fit(self, keep: np.ndarray):
-        """The 2SLS at the estimated decay in pyfixest's IV syntax (a cross-check and a handle)."""
+    def pyfixest_fit(self):
+        """The 2SLS at the estimated decay in pyfixest's IV syntax, for whoever wants to go deeper.
+
+        Its coefficient is ``beta_`` (a cross-check of the hand-written 2SLS). Built on
+        demand, not kept: at national scale it holds about 1 GB.
+        """
         import pyfixest as pf
+        keep = self._rows()
         instruments = self._instruments()
         data = pd.DataFrame({"y": self._Y.ravel()[keep],
                              "x": self._regressor(self.decay_, self.saturation_).ravel()[keep],
