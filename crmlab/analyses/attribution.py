@@ -25,7 +25,6 @@ from crmlab.analyses.base import AnalysisResult, ParameterError, Params, check_p
 from crmlab.features.attribution import (ATTENDED_EVENT_TYPES, analysed_product, attendance_by_account,
                                          detailing_by_channel, detailing_per_unit, first_attendance, outcome_panel,
                                          unit_prices, unit_size)
-from crmlab.features.common import ids_as_str
 from crmlab.features.panels import month_range, month_start
 from crmlab.io import Dataset
 from crmlab.models.attribution import (ACCOUNT_ROI_COLUMNS, CampaignEffect, EventStudy, VisitLift, account_roi,
@@ -285,10 +284,10 @@ class _Setting:
     def panel(self, product_id: str, doctor_ids: np.ndarray | None = None) -> pd.DataFrame:
         """The outcome panel of a product, built once (the visit lift and event types share it).
 
-        With ``doctor_ids`` (a sample, doctor level), only their rows: taken from the
-        product's panel when it is built, else built for them alone and not kept.
+        With ``doctor_ids`` (a sample, doctor level), only their rows, built for them alone and
+        not kept.
         """
-        if doctor_ids is not None and product_id not in self.panels:
+        if doctor_ids is not None:
             doctors = self.tables["doctors"]
             keep = doctors["doctor_id"].astype(str).isin(doctor_ids).to_numpy()
             rows = np.repeat(keep, len(self.months))
@@ -298,8 +297,7 @@ class _Setting:
             self.panels[product_id] = outcome_panel(self.tables, product_id, self.months,
                                                     doctor_level=self.doctor_level,
                                                     size_bin=self.size_bin, size=self.size)
-        panel = self.panels[product_id]
-        return panel if doctor_ids is None else panel[ids_as_str(panel["doctor_id"]).isin(doctor_ids).to_numpy()]
+        return self.panels[product_id]
 
     def keep_panels(self, product_ids) -> None:
         """Free the outcome panels of every other product (7.2M rows each at national scale)."""

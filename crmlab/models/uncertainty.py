@@ -7,10 +7,26 @@ reports ``estimate, std_error, ci_low, ci_high``.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 #: The columns of every table of estimates.
 ESTIMATE_COLUMNS = ["estimate", "std_error", "ci_low", "ci_high"]
+
+
+class EffectsTable:
+    """Mixin of a results object whose ``effects`` table has one row per ``effect``."""
+
+    effects: pd.DataFrame
+
+    def summary(self) -> pd.DataFrame:
+        """One row per effect: ``effect, estimate, std_error, ci_low, ci_high`` (and any more columns)."""
+        return self.effects
+
+    def effect(self, name: str) -> dict:
+        """One effect as a dict ``{estimate, std_error, ci_low, ci_high}``."""
+        row = self.effects.set_index("effect").loc[name]
+        return {k: float(row[k]) for k in ESTIMATE_COLUMNS}
 
 
 def z_value(alpha: float = 0.05) -> float:

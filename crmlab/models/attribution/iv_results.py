@@ -6,25 +6,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from crmlab.models.uncertainty import ESTIMATE_COLUMNS
+from crmlab.models.uncertainty import EffectsTable
 
 
 @dataclass
-class VisitLiftIVResults:
+class VisitLiftIVResults(EffectsTable):
     """Effects with intervals (``effects``), the design's diagnostics and the method in words."""
 
     effects: pd.DataFrame
     diagnostics: dict
     method: str
-
-    def summary(self) -> pd.DataFrame:
-        """One row per effect: ``effect, estimate, std_error, ci_low, ci_high, meaning``."""
-        return self.effects
-
-    def effect(self, name: str) -> dict:
-        """One effect as ``{estimate, std_error, ci_low, ci_high}``."""
-        row = self.effects.set_index("effect").loc[name]
-        return {k: float(row[k]) for k in ESTIMATE_COLUMNS}
 
     def _excludes_zero(self, name: str) -> bool:
         e = self.effect(name)

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from crmlab.models.uncertainty import ESTIMATE_COLUMNS
+from crmlab.models.uncertainty import EffectsTable
 
 
 @dataclass
-class VisitLiftResults:
+class VisitLiftResults(EffectsTable):
     """Fitted visit lift: effects with standard errors and ``1 - alpha`` intervals.
 
     Attributes
@@ -29,12 +29,3 @@ class VisitLiftResults:
     response_curve: pd.DataFrame
     carryover_curve: pd.DataFrame
     method: str
-
-    def summary(self) -> pd.DataFrame:
-        """The effects table (estimate, std_error, ci_low, ci_high per effect)."""
-        return self.effects
-
-    def effect(self, name: str) -> dict:
-        """One effect as a dict ``{estimate, std_error, ci_low, ci_high}``."""
-        row = self.effects.set_index("effect").loc[name]
-        return {k: float(row[k]) for k in ESTIMATE_COLUMNS}
