@@ -119,7 +119,6 @@ class CallplanResult(AnalysisResult):
     effective_per_visit: float
     gain: dict
     notes: list
-    draws: np.ndarray = dataclasses.field(repr=False, default=None)
 
     @property
     def plan(self) -> pd.DataFrame:
@@ -357,7 +356,9 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResu
     decay, r = response.decay_, response.saturation_
     to_units = scale / (1 - decay)
     amplitude = np.where(lapsed, 0.0, np.clip(beta, 0, None) * to_units)
-    amp_draws = np.where(lapsed[None, :], 0.0, np.clip(draws, 0, None) * to_units)
+    amp_draws = np.clip(draws, 0, None, out=draws)  # in place: 300 draws x 200,000 doctors at national scale
+    amp_draws *= to_units
+    amp_draws[:, lapsed] = 0.0
     k = _effective_per_visit(counts, lift.channel_weights_, frame, months[-p.capacity_months:])
     r_draws = response.draw_saturation(p.n_draws, p.seed)[:, None]
 
@@ -375,7 +376,10 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResu
     hi = np.full(len(frame), p.max_visits)
     plan_kw = dict(min_visits=lo, max_visits=hi, step=p.step, unit_value=p.unit_price,
                    cost_per_visit=p.cost_per_visit)
-    recommended = allocate(amplitude, r, k, code, capacity.to_numpy(), **plan_kw)
+    # the recommended plan and the capacity curve's, from one ranking of the increments
+    factors = 1 + np.array(CURVE_STEPS) / 100
+    curve_plans = allocate(amplitude, r, k, code, np.outer(factors, capacity.to_numpy()), **plan_kw)
+    recommended = curve_plans[CURVE_STEPS.index(0)]
     if (lo.sum() > 0) and (pd.Series(lo).groupby(code).sum().to_numpy() > capacity.to_numpy() + 1e-9).any():
         notes.append("In some territories the minimum visits exceed the capacity: the doctors with the largest "
                      "return keep their minimum, the others do not.")
@@ -386,40 +390,37 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResu
     frame["effect_high"] = np.where(lapsed, 0.0, (beta + z * se) * to_units)
     frame["grade_quota_visits_per_month"] = quota
     frame["recommended_visits_per_month"] = recommended
-    value = saturating_value(amplitude, r, k, recommended)
-    value_draws = saturating_value(amp_draws, r_draws, k, recommended[None, :])
     q = (100 * p.alpha / 2, 100 * (1 - p.alpha / 2))
-    frame["expected_incremental_units"] = value
-    frame["lower"], frame["upper"] = np.percentile(value_draws, q, axis=0)
+    frame["expected_incremental_units"] = saturating_value(amplitude, r, k, recommended)
+    frame["lower"], frame["upper"] = _doctor_intervals(amp_draws, r_draws, k, recommended, q)
     frame["current_visits_per_month"] = frame["current_visits_per_month"].round(4)
 
     plan_visits = {"current": frame["current_visits_per_month"].to_numpy(), "grade_quota": quota,
                    "recommended": recommended}
-    plan_draws = {name: saturating_value(amp_draws, r_draws, k, v[None, :]) for name, v in plan_visits.items()}
-    rows, terr = [], pd.DataFrame({"territory_id": territory_ids, "capacity": capacity.to_numpy(),
-                                   "doctors": np.bincount(code, minlength=len(territory_ids)),
-                                   "lapsed_doctors": np.bincount(code, weights=lapsed, minlength=len(territory_ids))})
+    terr = pd.DataFrame({"territory_id": territory_ids, "capacity": capacity.to_numpy(),
+                         "doctors": np.bincount(code, minlength=len(territory_ids)),
+                         "lapsed_doctors": np.bincount(code, weights=lapsed, minlength=len(territory_ids))})
+    rows, totals = [], {}
     for name, v in plan_visits.items():
         point = saturating_value(amplitude, r, k, v)
-        total = plan_draws[name].sum(axis=1)
+        total, by_terr = _draw_totals(amp_draws, r_draws, k, v, code, len(territory_ids))
+        totals[name] = total
         lo_, hi_ = np.percentile(total, q)
         rows.append({"plan": name, "visits_per_month": float(v.sum()), "expected_incremental_units": float(point.sum()),
                      "ci_low": float(lo_), "ci_high": float(hi_),
                      "visits_to_lapsed": float(v[lapsed].sum())})
-        by_terr = np.stack([np.bincount(code, weights=d, minlength=len(territory_ids)) for d in plan_draws[name]])
         terr[f"{name}_visits"] = np.bincount(code, weights=v, minlength=len(territory_ids))
         terr[f"{name}_units"] = np.bincount(code, weights=point, minlength=len(territory_ids))
         terr[f"{name}_low"], terr[f"{name}_high"] = np.percentile(by_terr, q, axis=0)
     plans = pd.DataFrame(rows)
-    gain_draws = plan_draws["recommended"].sum(axis=1) - plan_draws["current"].sum(axis=1)
+    gain_draws = totals["recommended"] - totals["current"]
     point_gain = float(plans.loc[2, "expected_incremental_units"] - plans.loc[0, "expected_incremental_units"])
     gain = {"estimate": point_gain, "ci_low": float(np.percentile(gain_draws, q[0])),
             "ci_high": float(np.percentile(gain_draws, q[1]))}
 
     curve = []
-    for pct in CURVE_STEPS:
-        v = allocate(amplitude, r, k, code, capacity.to_numpy() * (1 + pct / 100), **plan_kw)
-        total = saturating_value(amp_draws, r_draws, k, v[None, :]).sum(axis=1)
+    for pct, v in zip(CURVE_STEPS, curve_plans):
+        total, _ = _draw_totals(amp_draws, r_draws, k, v)
         curve.append({"capacity_change_pct": pct, "visits_per_month": float(v.sum()),
                       "expected_incremental_units": float(saturating_value(amplitude, r, k, v).sum()),
                       "ci_low": float(np.percentile(total, q[0])), "ci_high": float(np.percentile(total, q[1]))})
@@ -433,7 +434,32 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResu
     return CallplanResult(params=p, rejects=rejects, product_id=product_id, months=months, doctors=doctors,
                           territories=terr, plans=plans, capacity_curve=curve, segments=segments, response=response,
                           lift=lift, scale=scale, scale_reason=scale_reason, effective_per_visit=k, gain=gain,
-                          notes=notes, draws=amp_draws)
+                          notes=notes)
+
+
+def _draw_totals(amp_draws, r_draws, k, visits, code=None, n_territories=0, chunk=25):
+    """A plan's expected units summed per draw of the effects, and per draw and territory (with ``code``).
+
+    Draws are valued ``chunk`` at a time: at national scale all of them at once (300 draws ×
+    200,000 doctors) would take several GB of temporaries.
+    """
+    total, by_territory = [], []
+    for start in range(0, len(amp_draws), chunk):
+        block = saturating_value(amp_draws[start:start + chunk], r_draws[start:start + chunk], k, visits[None, :])
+        total.append(block.sum(axis=1))
+        if code is not None:
+            by_territory += [np.bincount(code, weights=d, minlength=n_territories) for d in block]
+    return np.concatenate(total), (np.stack(by_territory) if code is not None else None)
+
+
+def _doctor_intervals(amp_draws, r_draws, k, visits, q, chunk=20000) -> tuple[np.ndarray, np.ndarray]:
+    """Per doctor, the ``q`` percentiles of a plan's expected units over the draws (``chunk`` doctors at a time)."""
+    lower, upper = np.empty(len(visits)), np.empty(len(visits))
+    for start in range(0, len(visits), chunk):
+        cols = slice(start, start + chunk)
+        lower[cols], upper[cols] = np.percentile(saturating_value(amp_draws[:, cols], r_draws, k, visits[None, cols]),
+                                                 q, axis=0)
+    return lower, upper
 
 
 def _segments(frame: pd.DataFrame, response: HeterogeneousVisitResponse, panel: pd.DataFrame, to_units: float,
@@ -447,7 +473,7 @@ def _segments(frame: pd.DataFrame, response: HeterogeneousVisitResponse, panel: 
     rows = []
     live = frame[frame["status"] != "lapsed"]
     active = panel["active"].to_numpy(bool)
-    doctor_of_row = panel["doctor_id"].astype(str).to_numpy()[active]
+    doctor_of_row = frame.index.get_indexer(panel["doctor_id"].astype(str)[active])  # position in frame
     y = panel["trx"].to_numpy(float)[active]
     v = panel["detailing_visits"].to_numpy(float)[active]
     for by in ("potential_quintile", "specialty", "title", "tier"):
@@ -455,7 +481,9 @@ def _segments(frame: pd.DataFrame, response: HeterogeneousVisitResponse, panel: 
             if len(group) < 10:
                 continue
             est, se = response.segment_effect(group)
-            rows_of = np.isin(doctor_of_row, group.index.to_numpy())
+            member = np.zeros(len(frame) + 1, bool)  # the last: rows of doctors not in frame
+            member[frame.index.get_indexer(group.index)] = True
+            rows_of = member[doctor_of_row]
             vv, yy = v[rows_of], y[rows_of]
             naive = float(np.cov(vv, yy)[0, 1] / np.var(vv, ddof=1)) if vv.var() > 0 else np.nan
             rows.append({"by": by.replace("_", " "), "segment": str(level), "doctors": int(len(group)),

@@ -48,6 +48,22 @@ def test_allocation_keeps_bounds_minimums_and_capacity():
     assert allocate(a, 0.5, 1.0, territory, np.array([6.0, 1.0]), unit_value=1.0, cost_per_visit=100.0).sum() == 0
 
 
+def test_capacity_scenarios_share_one_ranking_and_equal_separate_plans():
+    rng = np.random.default_rng(3)
+    n = 400
+    a = np.where(rng.random(n) < 0.2, 0.0, rng.gamma(2.0, 1.0, n))
+    a[:40] = 1.3  # ties: thin-history doctors share their segment's effect
+    territory = rng.integers(0, 7, n)
+    capacity = np.bincount(territory, minlength=7) * 1.2
+    kw = dict(min_visits=np.where(rng.random(n) < 0.1, 1.0, 0.0), max_visits=5.0, step=0.1)
+    factors = np.array([0.5, 1.0, 1.5])
+    together = allocate(a, 0.6, 0.8, territory, np.outer(factors, capacity), **kw)
+    assert together.shape == (3, n)
+    for plan, f in zip(together, factors):
+        assert np.array_equal(plan, allocate(a, 0.6, 0.8, territory, capacity * f, **kw))
+    assert (together[0] <= together[2] + 1e-9).all()  # more capacity never takes a visit away
+
+
 def test_sample_plan_outputs(result):
     plan = result.tables["plan"]
     assert list(plan.columns) == callplan.PLAN_COLUMNS

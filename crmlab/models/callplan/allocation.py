@@ -44,8 +44,9 @@ def allocate(amplitude, saturation, k: float, territory, capacity, *, min_visits
         Effective detailing per completed visit.
     territory : array of int, shape (n,)
         Territory code of each doctor, ``0 .. T-1``.
-    capacity : array of shape (T,)
-        Visits a month each territory can make.
+    capacity : array of shape (T,) or (m, T)
+        Visits a month each territory can make; ``m`` rows: ``m`` capacity scenarios, planned
+        from one ranking of the increments (a capacity curve costs one sort, not ``m``).
     min_visits, max_visits : float or array of shape (n,)
         Per-doctor bounds (must-see doctors: a minimum above 0). Minimums come first; where
         they exceed a territory's capacity the doctors with the largest first-step return keep theirs.
@@ -57,19 +58,25 @@ def allocate(amplitude, saturation, k: float, territory, capacity, *, min_visits
 
     Returns
     -------
-    ndarray of shape (n,)
+    ndarray of shape (n,), or (m, n) with ``m`` capacity scenarios
         Recommended visits a month; per territory the sum never exceeds the capacity.
+
+    Examples
+    --------
+    >>> allocate(np.array([2.0, 1.0]), 0.5, 1.0, np.array([0, 0]), np.array([[1.0], [2.0]]), step=0.5).tolist()
+    [[1.0, 0.0], [1.5, 0.5]]
     """
     a = np.clip(np.asarray(amplitude, float), 0, None)
     n = len(a)
+    capacity = np.asarray(capacity, float)
+    scenarios = np.atleast_2d(capacity)
     r = np.broadcast_to(np.asarray(saturation, float), (n,))
     territory = np.asarray(territory, int)
-    capacity = np.asarray(capacity, float)
     lo = np.broadcast_to(np.asarray(min_visits, float), (n,))
     hi = np.maximum(np.broadcast_to(np.asarray(max_visits, float), (n,)), lo)
     n_steps = int(np.ceil(hi.max() / step)) if n else 0
     if n == 0 or n_steps == 0:
-        return np.zeros(n)
+        return np.zeros(capacity.shape[:-1] + (n,))
     j = np.arange(1, n_steps + 1)
     levels = np.minimum(j[None, :] * step, hi[:, None])
     value = saturating_value(a[:, None], r[:, None], k, levels)
@@ -78,21 +85,17 @@ def allocate(amplitude, saturation, k: float, territory, capacity, *, min_visits
     forced = levels <= lo[:, None] + 1e-9
     forced |= (levels - size < lo[:, None] - 1e-9)  # the step reaching the minimum
     worth = gain > 1e-12 if unit_value is None else unit_value * gain > cost_per_visit * size
-    usable = (size > 1e-12) & (forced | worth)
-    doctor = np.repeat(np.arange(n), n_steps)
-    usable, gain, size, forced = usable.ravel(), gain.ravel(), size.ravel(), forced.ravel()
-    idx = np.flatnonzero(usable)
+    idx = np.flatnonzero((size > 1e-12) & (forced | worth))
+    doctor = idx // n_steps
     # forced steps first (ordered by the doctor's first-step return), then by marginal return
-    first = gain.reshape(n, n_steps)[:, 0][doctor[idx]]
-    key = np.where(forced[idx], 1e12 + first, gain[idx])
-    order = idx[np.lexsort((-key, territory[doctor[idx]]))]
-    used = np.zeros(len(capacity))
-    out = np.zeros(n)
-    cum = _cumsum_by_group(size[order], territory[doctor[order]])
-    take = cum <= capacity[territory[doctor[order]]] + 1e-9
-    np.add.at(out, doctor[order[take]], size[order[take]])
-    np.add.at(used, territory[doctor[order[take]]], size[order[take]])
-    return np.round(out, 10)
+    key = np.where(forced.ravel()[idx], 1e12 + gain[doctor, 0], gain.ravel()[idx])
+    order = np.lexsort((-key, territory[doctor]))
+    doctor, size = doctor[order], size.ravel()[idx[order]]
+    group = territory[doctor]
+    cum = _cumsum_by_group(size, group)
+    out = np.stack([np.round(np.bincount(doctor, weights=np.where(cum <= cap[group] + 1e-9, size, 0.0),
+                                         minlength=n), 10) for cap in scenarios])
+    return out if capacity.ndim > 1 else out[0]
 
 
 def _cumsum_by_group(values: np.ndarray, group: np.ndarray) -> np.ndarray:
