@@ -25,6 +25,7 @@ from crmlab.analyses.base import AnalysisResult, ParameterError, Params, check_p
 from crmlab.features.attribution import (ATTENDED_EVENT_TYPES, analysed_product, attendance_by_account,
                                          detailing_by_channel, detailing_per_unit, first_attendance, outcome_panel,
                                          unit_prices, unit_size)
+from crmlab.features.common import ids_as_str
 from crmlab.features.panels import month_range, month_start
 from crmlab.io import Dataset
 from crmlab.models.attribution import (ACCOUNT_ROI_COLUMNS, CampaignEffect, EventStudy, VisitLift, account_roi,
@@ -288,10 +289,12 @@ class _Setting:
         not kept.
         """
         if doctor_ids is not None:
-            doctors = self.tables["doctors"]
-            keep = doctors["doctor_id"].astype(str).isin(doctor_ids).to_numpy()
+            keep = _of_doctors(self.tables["doctors"], doctor_ids)
             rows = np.repeat(keep, len(self.months))
-            return outcome_panel({**self.tables, "doctors": doctors[keep]}, product_id, self.months,
+            # the sample's visits and prescriptions only: a tenth of the rows to scan at national scale
+            sampled = {name: self.tables[name][_of_doctors(self.tables[name], doctor_ids)]
+                       for name in ("doctors", "visits", "prescriptions")}
+            return outcome_panel({**self.tables, **sampled}, product_id, self.months,
                                  doctor_level=True, size_bin=self.size_bin[rows], size=self.size[rows])
         if product_id not in self.panels:
             self.panels[product_id] = outcome_panel(self.tables, product_id, self.months,
@@ -303,6 +306,14 @@ class _Setting:
         """Free the outcome panels of every other product (7.2M rows each at national scale)."""
         for product_id in set(self.panels) - set(product_ids):
             del self.panels[product_id]
+
+
+def _of_doctors(table: pd.DataFrame, doctor_ids: np.ndarray) -> np.ndarray:
+    """Rows of ``table`` whose ``doctor_id`` is one of ``doctor_ids`` (strings; arrow strings are not copied)."""
+    if not len(table):
+        return np.zeros(0, bool)
+    ids = table["doctor_id"]
+    return (ids if isinstance(ids.dtype, pd.StringDtype) else ids_as_str(ids)).isin(doctor_ids).to_numpy()
 
 
 def run(data: str | Dataset | Mapping = "data/sample", **params) -> AttributionResult:

@@ -56,14 +56,16 @@ def scorecard(tables, units, grids, own, months, current, before, doctor_level) 
             met = met.groupby(terr_of_unit).sum()
         else:
             q = met = pd.Series(dtype=float)
+        by_territory = dict(tuple(vm.groupby("territory_id", sort=False)))  # one pass, not one per territory
         for territory in sorted(units_now.index):
-            tv = vm[vm["territory_id"] == territory]
-            rep_ids = sorted(tv["rep_id"].unique()) or _rep_in(reps, territory, month)
+            tv = by_territory.get(territory, vm.iloc[:0])
+            by_rep = dict(tuple(tv.groupby("rep_id", sort=False)))
+            rep_ids = sorted(by_rep) or _rep_in(reps, territory, month)
             rows.append(_score_row("territory", territory, territory, month, tv, q.get(territory, np.nan),
                                    met.get(territory, np.nan), events.get((territory, month), 0),
                                    units_now[territory], units_then.get(territory, 0.0)))
             for rep in rep_ids:
-                rv = tv[tv["rep_id"] == rep]
+                rv = by_rep.get(rep, tv.iloc[:0])
                 rows.append(_score_row("rep", rep, territory, month, rv, q.get(territory, np.nan),
                                        met.get(territory, np.nan) * (len(rv) / max(len(tv), 1)),
                                        events.get((territory, month), 0), units_now[territory],

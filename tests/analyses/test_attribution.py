@@ -203,3 +203,21 @@ def test_event_effects_do_not_depend_on_string_hashing():
             for seed in ("0", "3")]
     assert len(runs[0]) >= 2
     np.testing.assert_allclose(runs[0], runs[1], rtol=1e-9)
+
+
+def test_a_sampled_panel_equals_the_full_panels_rows_of_its_doctors():
+    """National scale builds an event study's panel from its sample's visits and prescriptions only."""
+    from crmlab.analyses.base import contract_tables
+    from crmlab.models.attribution.events import sample_units
+
+    params = attribution.AttributionParams()
+    tables, _ = contract_tables(SAMPLE_DIR, params, attribution.TABLES)
+    setting = attribution._setting(tables, params)
+    sample = sample_units(tables["doctors"]["doctor_id"], 40, 3)
+    for product in tables["products"]["product_id"].astype(str):
+        full = setting.panel(product)
+        expected = full[full["doctor_id"].astype(str).isin(sample).to_numpy()].reset_index(drop=True)
+        got = setting.panel(product, sample)
+        assert len(got) == 40 * len(setting.months)
+        pd.testing.assert_frame_equal(got.astype({"doctor_id": str, "account_id": str}),
+                                      expected.astype({"doctor_id": str, "account_id": str}), check_exact=True)
