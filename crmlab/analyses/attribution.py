@@ -312,8 +312,7 @@ def _of_doctors(table: pd.DataFrame, doctor_ids: np.ndarray) -> np.ndarray:
     """Rows of ``table`` whose ``doctor_id`` is one of ``doctor_ids`` (strings; arrow strings are not copied)."""
     if not len(table):
         return np.zeros(0, bool)
-    ids = table["doctor_id"]
-    return (ids if isinstance(ids.dtype, pd.StringDtype) else ids_as_str(ids)).isin(doctor_ids).to_numpy()
+    return ids_as_str(table["doctor_id"]).isin(doctor_ids).to_numpy()
 
 
 def run(data: str | Dataset | Mapping = "data/sample", **params) -> AttributionResult:

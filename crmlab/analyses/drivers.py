@@ -37,6 +37,7 @@ from crmlab.analyses import attribution
 from crmlab.analyses.base import AnalysisResult, ParameterError, Params, check_params, contract_tables, param
 from crmlab.features.attribution import (detailing_by_channel, first_attendance, outcome_panel, unit_size)
 from crmlab.features.channel_stock import channel_stock_by_territory, sell_out_change_by_territory
+from crmlab.features.common import ids_as_str
 from crmlab.features.drivers import DRIVERS, ESTIMATED, market_growth, month_grid, parse_month, split_change, \
     status, windows
 from crmlab.features.panels import month_range, month_start
@@ -266,11 +267,11 @@ def _volume(tables, product: str, months, units, doctor_level: bool) -> np.ndarr
     y = np.zeros((len(units), len(months)))
     if doctor_level:
         pres = tables["prescriptions"]
-        pres = pres[pres["product_id"].astype(str) == product]
+        pres = pres[ids_as_str(pres["product_id"]).isin([product])]
         y += month_grid(pres, "doctor_id", "trx", ids, months)
     sales = tables["sales"]
     if len(sales):
-        sales = sales[sales["product_id"].astype(str) == product]
+        sales = sales[ids_as_str(sales["product_id"]).isin([product])]
         accounts_only = units["kind"] == "account"
         grid = month_grid(sales.assign(month=month_start(sales["date"])), "account_id", "units", ids, months)
         y += np.where(accounts_only.to_numpy()[:, None], grid, 0.0)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crmlab.features.common import completed_visits, own_product_ids
-from crmlab.features.panels import CHANNELS, account_month_panel, doctor_month_panel, month_start
+from crmlab.features.common import completed_visits, ids_as_str, own_product_ids
+from crmlab.features.panels import CHANNELS, account_month_panel, codes_in, doctor_month_panel, month_start
 
 #: Event types with an attendance list, in the order they are reported.
 ATTENDED_EVENT_TYPES = ("seminar", "launch", "conference", "free_clinic", "other")
@@ -30,7 +30,7 @@ def most_detailed_product(visits: pd.DataFrame, products: pd.DataFrame) -> str |
     """
     if not len(visits) or "product_id" not in visits:
         return None
-    named = completed_visits(visits)["product_id"].dropna().astype(str)
+    named = ids_as_str(completed_visits(visits)["product_id"]).dropna()
     named = named[named != ""]
     own = own_product_ids(products)
     if own is not None:
@@ -171,9 +171,9 @@ def detailing_by_channel(visits: pd.DataFrame, doctors: pd.DataFrame, months: pd
         else pd.Series(False, index=visits.index)
     keep = ((status == "completed") & named).to_numpy(bool)
     chosen = visits.loc[keep]
-    # codes straight from the ID column (object or string dtype); no text copy of millions of IDs
-    rows = ids.get_indexer(pd.Index(chosen["doctor_id"]))
-    cols = pd.Categorical(month_start(chosen["date"]), categories=months).codes
+    # arrow's hash join on the ID column; no text copy of millions of IDs
+    rows = codes_in(ids_as_str(chosen["doctor_id"]), ids)
+    cols = codes_in(month_start(chosen["date"]), months)
     channel = (chosen["channel"].astype("string").fillna("face_to_face") if "channel" in chosen
                else pd.Series("face_to_face", index=chosen.index)).to_numpy(str)
     out = pd.DataFrame({"doctor_id": np.repeat(ids.to_numpy(), n_m),

@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crmlab.features.common import completed_visits
-from crmlab.features.panels import month_start
+from crmlab.features.common import completed_visits, ids_as_str
+from crmlab.features.panels import codes_in, month_start
 
 
 def _day_grid(months: pd.DatetimeIndex) -> tuple[pd.DatetimeIndex, np.ndarray]:
@@ -160,8 +160,9 @@ def capacity_instruments(doctors: pd.DataFrame, accounts: pd.DataFrame, reps: pd
     t_code = territories.get_indexer(territory)
 
     done = completed_visits(visits)
-    d_code = ids.get_indexer(done["doctor_id"].astype(str))
-    m_code = months.get_indexer(month_start(pd.to_datetime(done["date"])))
+    # arrow's hash join and a binary search of the months: 7.9M visits at national scale
+    d_code = codes_in(ids_as_str(done["doctor_id"]), ids).astype(np.int64)
+    m_code = codes_in(month_start(pd.to_datetime(done["date"])), months).astype(np.int64)
     ok = (d_code >= 0) & (m_code >= 0)
     own = np.bincount(d_code[ok] * n_m + m_code[ok], minlength=n * n_m).reshape(n, n_m).astype(float)
     in_territory = np.zeros((len(territories), n_m))
@@ -177,14 +178,18 @@ def capacity_instruments(doctors: pd.DataFrame, accounts: pd.DataFrame, reps: pd
         grid = capacity[column].to_numpy().reshape(len(territories), n_m)
         out[column] = np.where(t_code[:, None] >= 0, grid[safe], 0.0).ravel()
     out["loo_visits"] = loo.ravel()
-    out["coverage_gap"] = _coverage_gap(done, ids, months, reps, rep_absences).ravel()
+    out["coverage_gap"] = _coverage_gap(done, d_code, m_code, n, months, reps, rep_absences).ravel()
     return out
 
 
-def _coverage_gap(done: pd.DataFrame, ids: pd.Index, months: pd.DatetimeIndex, reps: pd.DataFrame,
-                  rep_absences: pd.DataFrame | None) -> np.ndarray:
-    """Doctor × month share of days the rep of the doctor's latest earlier visit was away or gone."""
-    n, n_m = len(ids), len(months)
+def _coverage_gap(done: pd.DataFrame, d_code: np.ndarray, m_code: np.ndarray, n: int, months: pd.DatetimeIndex,
+                  reps: pd.DataFrame, rep_absences: pd.DataFrame | None) -> np.ndarray:
+    """Doctor × month share of days the rep of the doctor's latest earlier visit was away or gone.
+
+    ``d_code`` and ``m_code`` are the rows of ``done`` (completed visits) among the ``n``
+    doctors and the months (-1: neither).
+    """
+    n_m = len(months)
     rep_ids, employed, away = rep_days(reps, months, rep_absences)
     _, month_of_day = _day_grid(months)
     missing = ~employed | away
@@ -192,9 +197,7 @@ def _coverage_gap(done: pd.DataFrame, ids: pd.Index, months: pd.DatetimeIndex, r
         / months.days_in_month.to_numpy()[None, :]
     if "rep_id" not in done or not len(done):
         return np.zeros((n, n_m))
-    frame = pd.DataFrame({"d": ids.get_indexer(done["doctor_id"].astype(str)),
-                          "m": months.get_indexer(month_start(pd.to_datetime(done["date"]))),
-                          "r": rep_ids.get_indexer(done["rep_id"].astype(str)),
+    frame = pd.DataFrame({"d": d_code, "m": m_code, "r": codes_in(ids_as_str(done["rep_id"]), rep_ids),
                           "date": pd.to_datetime(done["date"]).to_numpy()})
     frame = frame[(frame["d"] >= 0) & (frame["m"] >= 0) & (frame["r"] >= 0)].sort_values(["d", "date"])
     last = frame.groupby(["d", "m"])["r"].last()

@@ -46,8 +46,9 @@ def completed_visits(visits: pd.DataFrame) -> pd.DataFrame:
     """
     if "status" not in visits:
         return visits
-    status = visits["status"].astype(object).where(visits["status"].notna(), None)
-    return visits[status.fillna("completed").to_numpy() == "completed"]
+    status = visits["status"]  # compared as it is: no Python string per row of millions of visits
+    done = status.isna().to_numpy() | (status == "completed").fillna(False).to_numpy(bool)
+    return visits if done.all() else visits[done]
 
 
 def require(table: pd.DataFrame | None, name: str, columns: Iterable[str], what: str) -> None:
@@ -69,7 +70,8 @@ def require(table: pd.DataFrame | None, name: str, columns: Iterable[str], what:
 
 
 def ids_as_str(ids: pd.Series) -> pd.Series:
-    """IDs as strings; a categorical column stays categorical (no string per row of a 7.2M-row panel).
+    """IDs as strings; a categorical column stays categorical (no string per row of a 7.2M-row panel)
+    and arrow strings stay arrow strings (not one Python string per row).
 
     Examples
     --------
@@ -78,4 +80,6 @@ def ids_as_str(ids: pd.Series) -> pd.Series:
     """
     if isinstance(ids.dtype, pd.CategoricalDtype):
         return ids.cat.rename_categories(ids.cat.categories.astype(str))
+    if isinstance(ids.dtype, pd.StringDtype):
+        return ids
     return ids.astype(str)

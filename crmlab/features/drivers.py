@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crmlab.features.panels import month_start
+from crmlab.features.panels import codes_in, grid_sum, month_start
 
 #: The drivers of a bridge, in the order they are shown.
 DRIVERS = ("market", "visits", "events", "lapsed_prescribers", "new_prescribers", "existing_prescribers",
@@ -78,14 +78,12 @@ def month_grid(frame: pd.DataFrame, key: str, value: str, ids: pd.Index, months:
     >>> month_grid(f, "u", "y", pd.Index(["a", "b"]), pd.date_range("2025-01-01", periods=2, freq="MS")).tolist()
     [[1.0, 3.0], [2.0, 0.0]]
     """
-    grid = np.zeros((len(ids), len(months)))
     if not len(frame):
-        return grid
-    rows = ids.get_indexer(pd.Index(frame[key].astype(str)))
-    cols = months.get_indexer(pd.DatetimeIndex(month_start(frame[month]) if month != "month" else frame[month]))
-    ok = (rows >= 0) & (cols >= 0)
-    np.add.at(grid, (rows[ok], cols[ok]), frame[value].to_numpy(float)[ok])
-    return grid
+        return np.zeros((len(ids), len(months)))
+    keys = frame[key] if isinstance(frame[key].dtype, pd.StringDtype) else frame[key].astype(str)
+    rows = codes_in(keys, ids.astype(str))
+    cols = codes_in(month_start(frame[month]) if month != "month" else frame[month], months)
+    return grid_sum(rows, cols, len(ids), len(months), frame[value].to_numpy(float))
 
 
 def status(y_before: np.ndarray, y_current: np.ndarray) -> np.ndarray:

@@ -79,7 +79,7 @@ def visit_adstock(visits: np.ndarray | pd.DataFrame, decay: float, *, column: st
     return stock
 
 
-def _codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
+def codes_in(values: pd.Series, categories: pd.Index) -> np.ndarray:
     """Position of each value in ``categories`` (unique), -1 where absent or missing.
 
     Equal to ``pd.Categorical(values, categories=categories).codes``, which converts
@@ -89,10 +89,10 @@ def _codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
 
     Examples
     --------
-    >>> _codes(pd.Series(["D2", None, "X", "D1"], dtype="string[pyarrow]"), pd.Index(["D1", "D2"])).tolist()
+    >>> codes_in(pd.Series(["D2", None, "X", "D1"], dtype="string[pyarrow]"), pd.Index(["D1", "D2"])).tolist()
     [1, -1, -1, 0]
     >>> months = pd.date_range("2025-01-01", periods=2, freq="MS")
-    >>> _codes(pd.Series(pd.to_datetime(["2025-02-01", "2025-02-03", None])), months).tolist()
+    >>> codes_in(pd.Series(pd.to_datetime(["2025-02-01", "2025-02-03", None])), months).tolist()
     [1, -1, -1]
     """
     values = values if isinstance(values, pd.Series) else pd.Series(values)
@@ -114,7 +114,7 @@ def _codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
     return pd.Categorical(values, categories=categories).codes
 
 
-#: Rows from which :func:`_codes` uses arrow and binary search rather than pandas categoricals.
+#: Rows from which :func:`codes_in` uses arrow and binary search rather than pandas categoricals.
 _FAST_CODES_FROM = 50_000
 
 
@@ -126,7 +126,7 @@ def _small_int(codes: np.ndarray, n_categories: int) -> np.ndarray:
     return codes.astype(np.int64)
 
 
-def _grid_sum(rows: np.ndarray, months: np.ndarray, n_rows: int, n_months: int,
+def grid_sum(rows: np.ndarray, months: np.ndarray, n_rows: int, n_months: int,
               weights: np.ndarray | None = None) -> np.ndarray:
     """Sum ``weights`` (or count) into an ``n_rows × n_months`` grid; codes < 0 are ignored."""
     keep = (rows >= 0) & (months >= 0)
@@ -192,30 +192,30 @@ def doctor_month_panel(doctors: pd.DataFrame, visits: pd.DataFrame, prescription
     n, n_m = len(ids), len(months)
     panel = _long({"doctor_id": ids, "account_id": doctors["account_id"].to_numpy()}, months, n)
 
-    m_codes = _codes(visit_month, months)
-    d_codes = _codes(completed["doctor_id"], ids)
+    m_codes = codes_in(visit_month, months)
+    d_codes = codes_in(completed["doctor_id"], ids)
     panel["trx"] = 0.0
     panel["nrx"] = 0.0
     if prescriptions is not None and len(prescriptions):
-        p_rows, p_months = _codes(prescriptions["doctor_id"], ids), _codes(prescriptions["month"], months)
-        panel["trx"] = _grid_sum(p_rows, p_months, n, n_m, prescriptions["trx"]).ravel()
+        p_rows, p_months = codes_in(prescriptions["doctor_id"], ids), codes_in(prescriptions["month"], months)
+        panel["trx"] = grid_sum(p_rows, p_months, n, n_m, prescriptions["trx"]).ravel()
         if "nrx" in prescriptions:
-            panel["nrx"] = _grid_sum(p_rows, p_months, n, n_m, prescriptions["nrx"].fillna(0)).ravel()
-    panel["visits"] = _grid_sum(d_codes, m_codes, n, n_m).ravel()
+            panel["nrx"] = grid_sum(p_rows, p_months, n, n_m, prescriptions["nrx"].fillna(0)).ravel()
+    panel["visits"] = grid_sum(d_codes, m_codes, n, n_m).ravel()
     channel = completed.get("channel", pd.Series("face_to_face", index=completed.index)).fillna("face_to_face")
     for name in CHANNELS:
         sel = (channel == name).to_numpy()
-        panel[f"visits_{name}"] = _grid_sum(d_codes[sel], m_codes[sel], n, n_m).ravel()
+        panel[f"visits_{name}"] = grid_sum(d_codes[sel], m_codes[sel], n, n_m).ravel()
     named = completed.get("product_id", pd.Series(pd.NA, index=completed.index))
     detailing = (named.isin(products_kept) if products_kept is not None else named.notna()).to_numpy()
-    detailing_grid = _grid_sum(d_codes[detailing], m_codes[detailing], n, n_m)
+    detailing_grid = grid_sum(d_codes[detailing], m_codes[detailing], n, n_m)
     panel["detailing_visits"] = detailing_grid.ravel()
     panel["visit_adstock"] = visit_adstock(detailing_grid, decay).ravel()
     panel["events_attended"] = 0.0
     if events is not None and event_attendance is not None and len(event_attendance):
         start = event_attendance.merge(events[["event_id", "start_date"]], on="event_id", how="left")
-        panel["events_attended"] = _grid_sum(_codes(start["doctor_id"], ids),
-                                             _codes(month_start(start["start_date"]), months), n, n_m).ravel()
+        panel["events_attended"] = grid_sum(codes_in(start["doctor_id"], ids),
+                                            codes_in(month_start(start["start_date"]), months), n, n_m).ravel()
     return panel
 
 
@@ -262,21 +262,21 @@ def account_month_panel(accounts: pd.DataFrame, sales: pd.DataFrame | None = Non
     for column in ("sell_out", "returns", "revenue", "trx", "visits"):
         panel[column] = 0.0
     if sales is not None and len(sales):
-        rows, cols = _codes(sales["account_id"], ids), _codes(month_start(sales["date"]), months)
+        rows, cols = codes_in(sales["account_id"], ids), codes_in(month_start(sales["date"]), months)
         units = sales["units"].to_numpy(float)
-        panel["sell_out"] = _grid_sum(rows, cols, n, n_m, units).ravel()
-        panel["returns"] = _grid_sum(rows, cols, n, n_m, np.clip(-units, 0, None)).ravel()
+        panel["sell_out"] = grid_sum(rows, cols, n, n_m, units).ravel()
+        panel["returns"] = grid_sum(rows, cols, n, n_m, np.clip(-units, 0, None)).ravel()
         if "revenue" in sales:
-            panel["revenue"] = _grid_sum(rows, cols, n, n_m, sales["revenue"].fillna(0)).ravel()
+            panel["revenue"] = grid_sum(rows, cols, n, n_m, sales["revenue"].fillna(0)).ravel()
     if doctors is not None and len(doctors):
         account_rows = _account_rows(doctors, ids)
         if prescriptions is not None and len(prescriptions):
             rows = account_rows(prescriptions["doctor_id"])
-            panel["trx"] = _grid_sum(rows, _codes(prescriptions["month"], months), n, n_m,
-                                     prescriptions["trx"]).ravel()
+            panel["trx"] = grid_sum(rows, codes_in(prescriptions["month"], months), n, n_m,
+                                    prescriptions["trx"]).ravel()
         if has_visits:
             rows = account_rows(visits["doctor_id"])
-            panel["visits"] = _grid_sum(rows, _codes(month_start(visits["date"]), months), n, n_m).ravel()
+            panel["visits"] = grid_sum(rows, codes_in(month_start(visits["date"]), months), n, n_m).ravel()
         counts = doctors["account_id"].value_counts().reindex(ids, fill_value=0).to_numpy()
         panel["doctors"] = np.repeat(counts, n_m)
     else:
@@ -287,17 +287,17 @@ def account_month_panel(accounts: pd.DataFrame, sales: pd.DataFrame | None = Non
 def _account_rows(doctors: pd.DataFrame, ids: pd.Index):
     """A function: doctor IDs → the panel row of each doctor's account (-1: none).
 
-    As ``_codes(doctor_ids.map(account_of), ids)``, without mapping millions of IDs to
+    As ``codes_in(doctor_ids.map(account_of), ids)``, without mapping millions of IDs to
     account IDs first: the doctor's position, then its account's row.
     """
     doctor_ids = pd.Index(doctors["doctor_id"])
     if not doctor_ids.is_unique:  # the contract's key; keep pandas' answer otherwise
         account_of = doctors.set_index("doctor_id")["account_id"]
-        return lambda values: _codes(values.map(account_of), ids)
-    account_row = np.append(_codes(doctors["account_id"], ids), -1).astype(np.int64)
+        return lambda values: codes_in(values.map(account_of), ids)
+    account_row = np.append(codes_in(doctors["account_id"], ids), -1).astype(np.int64)
 
     def rows(values: pd.Series) -> np.ndarray:
-        return account_row[_codes(values, doctor_ids).astype(np.int64)]  # -1 → the appended -1
+        return account_row[codes_in(values, doctor_ids).astype(np.int64)]  # -1 → the appended -1
     return rows
 
 

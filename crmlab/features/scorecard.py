@@ -31,8 +31,11 @@ def scorecard(tables, units, grids, own, months, current, before, doctor_level) 
     account_terr = tables["accounts"].assign(account_id=lambda f: f["account_id"].astype(str)).set_index(
         "account_id")["territory_id"].astype(str)
     if len(visits) and len(doctors):
-        v = visits.assign(month=month_start(visits["date"]), doctor_id=visits["doctor_id"].astype(str),
-                          rep_id=visits["rep_id"].astype(str))
+        month = month_start(visits["date"])
+        window = month.isin(months[current]).to_numpy()  # the window's visits only: a few months of many
+        v = visits[window]
+        v = v.assign(month=month[window].to_numpy(), doctor_id=v["doctor_id"].astype(str),
+                     rep_id=v["rep_id"].astype(str))
         if "status" in v:
             v = v[v["status"].fillna("completed").astype(str) == "completed"]
         doc_account = doctors.assign(doctor_id=doctors["doctor_id"].astype(str)).set_index("doctor_id")[

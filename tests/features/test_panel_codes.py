@@ -15,13 +15,13 @@ def test_codes_equal_pandas_categoricals(monkeypatch):
     rng = np.random.default_rng(0)
     ids = pd.Index([f"D{i:05d}" for i in range(3000)], dtype="string[pyarrow]")
     values = pd.Series(rng.choice(np.r_[ids.to_numpy(object), ["X1", "", None]], 20000), dtype="string[pyarrow]")
-    fast = PANELS._codes(values, ids)
+    fast = PANELS.codes_in(values, ids)
     assert (fast == pd.Categorical(values, categories=ids).codes).all()
     assert fast.dtype == pd.Categorical(values, categories=ids).codes.dtype
     months = pd.date_range("2023-01-01", periods=36, freq="MS")
     dates = pd.Series(rng.choice(np.r_[months.to_numpy(), np.datetime64("2023-01-02"), np.datetime64("2031-01-01"),
                                        np.datetime64("2019-01-01"), np.datetime64("NaT")], 20000))
-    assert (PANELS._codes(dates, months) == pd.Categorical(dates, categories=months).codes).all()
+    assert (PANELS.codes_in(dates, months) == pd.Categorical(dates, categories=months).codes).all()
 
 
 def test_panels_identical_on_either_path(monkeypatch):
