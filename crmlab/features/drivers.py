@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from crmlab.features.common import ids_as_str
 from crmlab.features.panels import codes_in, grid_sum, month_start
 
 #: The drivers of a bridge, in the order they are shown.
@@ -80,8 +81,7 @@ def month_grid(frame: pd.DataFrame, key: str, value: str, ids: pd.Index, months:
     """
     if not len(frame):
         return np.zeros((len(ids), len(months)))
-    keys = frame[key] if isinstance(frame[key].dtype, pd.StringDtype) else frame[key].astype(str)
-    rows = codes_in(keys, ids.astype(str))
+    rows = codes_in(ids_as_str(frame[key]), ids.astype(str))
     cols = codes_in(month_start(frame[month]) if month != "month" else frame[month], months)
     return grid_sum(rows, cols, len(ids), len(months), frame[value].to_numpy(float))
 

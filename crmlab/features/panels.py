@@ -127,7 +127,7 @@ def _small_int(codes: np.ndarray, n_categories: int) -> np.ndarray:
 
 
 def grid_sum(rows: np.ndarray, months: np.ndarray, n_rows: int, n_months: int,
-              weights: np.ndarray | None = None) -> np.ndarray:
+             weights: np.ndarray | None = None) -> np.ndarray:
     """Sum ``weights`` (or count) into an ``n_rows × n_months`` grid; codes < 0 are ignored."""
     keep = (rows >= 0) & (months >= 0)
     flat = rows[keep].astype(np.int64) * n_months + months[keep]
