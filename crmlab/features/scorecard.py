@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from crmlab.features.callplan import DEFAULT_QUOTA
+from crmlab.features.common import completed_visits
 from crmlab.features.drivers import grades
 from crmlab.features.panels import month_start
 
@@ -36,8 +37,7 @@ def scorecard(tables, units, grids, own, months, current, before, doctor_level) 
         v = visits[window]
         v = v.assign(month=month[window].to_numpy(), doctor_id=v["doctor_id"].astype(str),
                      rep_id=v["rep_id"].astype(str))
-        if "status" in v:
-            v = v[v["status"].fillna("completed").astype(str) == "completed"]
+        v = completed_visits(v)
         doc_account = doctors.assign(doctor_id=doctors["doctor_id"].astype(str)).set_index("doctor_id")[
             "account_id"].astype(str)
         v = v.assign(territory_id=v["doctor_id"].map(doc_account).map(account_terr))
