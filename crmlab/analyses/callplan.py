@@ -37,7 +37,8 @@ from crmlab.io import Dataset
 from crmlab.models.attribution import VisitLift
 from crmlab.models.attribution.capacity_design import fit_capacity_design
 from crmlab.models.attribution.visits import CHANNEL_GROUPS
-from crmlab.models.callplan import HeterogeneousVisitResponse, allocate, saturating_value
+from crmlab.models.callplan import (HeterogeneousVisitResponse, allocate, doctor_intervals, draw_totals,
+                                    saturating_value)
 from crmlab.models.segmentation import DoctorGrader, grade_doctors, grading_params
 from crmlab.models.uncertainty import z_value
 
@@ -392,7 +393,7 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResu
     frame["recommended_visits_per_month"] = recommended
     q = (100 * p.alpha / 2, 100 * (1 - p.alpha / 2))
     frame["expected_incremental_units"] = saturating_value(amplitude, r, k, recommended)
-    frame["lower"], frame["upper"] = _doctor_intervals(amp_draws, r_draws, k, recommended, q)
+    frame["lower"], frame["upper"] = doctor_intervals(amp_draws, r_draws, k, recommended, q)
     frame["current_visits_per_month"] = frame["current_visits_per_month"].round(4)
 
     plan_visits = {"current": frame["current_visits_per_month"].to_numpy(), "grade_quota": quota,
@@ -403,7 +404,7 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResu
     rows, totals = [], {}
     for name, v in plan_visits.items():
         point = saturating_value(amplitude, r, k, v)
-        total, by_terr = _draw_totals(amp_draws, r_draws, k, v, code, len(territory_ids))
+        total, by_terr = draw_totals(amp_draws, r_draws, k, v, code, len(territory_ids))
         totals[name] = total
         lo_, hi_ = np.percentile(total, q)
         rows.append({"plan": name, "visits_per_month": float(v.sum()), "expected_incremental_units": float(point.sum()),
@@ -420,7 +421,7 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResu
 
     curve = []
     for pct, v in zip(CURVE_STEPS, curve_plans):
-        total, _ = _draw_totals(amp_draws, r_draws, k, v)
+        total, _ = draw_totals(amp_draws, r_draws, k, v)
         curve.append({"capacity_change_pct": pct, "visits_per_month": float(v.sum()),
                       "expected_incremental_units": float(saturating_value(amplitude, r, k, v).sum()),
                       "ci_low": float(np.percentile(total, q[0])), "ci_high": float(np.percentile(total, q[1]))})
@@ -435,31 +436,6 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResu
                           territories=terr, plans=plans, capacity_curve=curve, segments=segments, response=response,
                           lift=lift, scale=scale, scale_reason=scale_reason, effective_per_visit=k, gain=gain,
                           notes=notes)
-
-
-def _draw_totals(amp_draws, r_draws, k, visits, code=None, n_territories=0, chunk=25):
-    """A plan's expected units summed per draw of the effects, and per draw and territory (with ``code``).
-
-    Draws are valued ``chunk`` at a time: at national scale all of them at once (300 draws ×
-    200,000 doctors) would take several GB of temporaries.
-    """
-    total, by_territory = [], []
-    for start in range(0, len(amp_draws), chunk):
-        block = saturating_value(amp_draws[start:start + chunk], r_draws[start:start + chunk], k, visits[None, :])
-        total.append(block.sum(axis=1))
-        if code is not None:
-            by_territory += [np.bincount(code, weights=d, minlength=n_territories) for d in block]
-    return np.concatenate(total), (np.stack(by_territory) if code is not None else None)
-
-
-def _doctor_intervals(amp_draws, r_draws, k, visits, q, chunk=20000) -> tuple[np.ndarray, np.ndarray]:
-    """Per doctor, the ``q`` percentiles of a plan's expected units over the draws (``chunk`` doctors at a time)."""
-    lower, upper = np.empty(len(visits)), np.empty(len(visits))
-    for start in range(0, len(visits), chunk):
-        cols = slice(start, start + chunk)
-        lower[cols], upper[cols] = np.percentile(saturating_value(amp_draws[:, cols], r_draws, k, visits[None, cols]),
-                                                 q, axis=0)
-    return lower, upper
 
 
 def _segments(frame: pd.DataFrame, response: HeterogeneousVisitResponse, panel: pd.DataFrame, to_units: float,

@@ -207,12 +207,13 @@ def test_event_effects_do_not_depend_on_string_hashing():
 
 def test_a_sampled_panel_equals_the_full_panels_rows_of_its_doctors():
     """National scale builds an event study's panel from its sample's visits and prescriptions only."""
+    from crmlab.analyses.attribution.setting import setting_of
     from crmlab.analyses.base import contract_tables
     from crmlab.models.attribution.events import sample_units
 
     params = attribution.AttributionParams()
     tables, _ = contract_tables(SAMPLE_DIR, params, attribution.TABLES)
-    setting = attribution._setting(tables, params)
+    setting = setting_of(tables, params)
     sample = sample_units(tables["doctors"]["doctor_id"], 40, 3)
     for product in tables["products"]["product_id"].astype(str):
         full = setting.panel(product)

@@ -163,9 +163,13 @@ class EventStudy:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # stage 1: counterfactual from untreated doctor-months only
-            stage1 = pf.feols(f"y ~ {slopes} | unit + month_bin", data=untreated_rows(data), fixef_tol=FIXEF_TOL)
+            # (inputs are temporary frames: not copied; each fit is freed once read, as at national
+            # scale a fit holds several copies of its 35-column design)
+            stage1 = pf.feols(f"y ~ {slopes} | unit + month_bin", data=untreated_rows(data), fixef_tol=FIXEF_TOL,
+                              copy_data=False)
             slope = {int(str(k).split("_")[1]): v for k, v in stage1.coef().items()}
             fe = stage1.fixef(atol=FIXEF_TOL, btol=FIXEF_TOL)
+            del stage1
             unit_fe = pd.Series(fe["C(unit)"]).rename(index=str)
             month_fe = pd.Series(fe["C(month_bin)"]).rename(index=str)
             intercept = 0.0
@@ -180,7 +184,8 @@ class EventStudy:
             lead_fit = None
             if (pre["lead"] != 0).any():
                 lead_fit = pf.feols(f"y ~ i(lead, ref=0) + {slopes} | unit + month_bin", data=pre,
-                                    vcov={"CRV1": "unit"}, fixef_tol=FIXEF_TOL)
+                                    vcov={"CRV1": "unit"}, fixef_tol=FIXEF_TOL, copy_data=False, lean=True)
+            del pre
         # stage 2: event-time means of the imputed effects, clustered by unit
         post_rel = np.sort(treated["rel"].unique())
         est = treated.groupby("rel")["tau"].mean().reindex(post_rel)

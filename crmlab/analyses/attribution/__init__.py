@@ -11,6 +11,9 @@ effects; both are reported. Events with an attendance list: one
 :class:`~crmlab.models.attribution.EventStudy` per event type. Regional campaigns:
 :func:`~crmlab.models.attribution.campaign_effect` (synthetic control). ROI per account
 and per event type. Doctor-level prescriptions when present, else account-level sales.
+
+This module holds the parameters, the result and :func:`run`; the shared tables and panels
+are in :mod:`.setting`, the visit lift in :mod:`.visits`, the event lift in :mod:`.events`.
 """
 
 from __future__ import annotations
@@ -18,20 +21,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
 
+from crmlab.analyses.attribution.events import event_lift
+from crmlab.analyses.attribution.setting import setting_of
+from crmlab.analyses.attribution.visits import visit_lift
 from crmlab.analyses.base import AnalysisResult, ParameterError, Params, check_params, contract_tables, param
-from crmlab.features.attribution import (ATTENDED_EVENT_TYPES, analysed_product, attendance_by_account,
-                                         detailing_by_channel, detailing_per_unit, first_attendance, outcome_panel,
-                                         unit_prices, unit_size)
-from crmlab.features.common import ids_as_str
-from crmlab.features.panels import month_range, month_start
 from crmlab.io import Dataset
-from crmlab.models.attribution import (ACCOUNT_ROI_COLUMNS, CampaignEffect, EventStudy, VisitLift, account_roi,
-                                       campaign_effect, event_roi_table, linear_lags_fe, naive_pooled_slope, roi)
-from crmlab.models.attribution.capacity_design import fit_capacity_design
-from crmlab.models.attribution.events import sample_units
+from crmlab.models.attribution import CampaignEffect, EventStudy, VisitLift, campaign_effect, event_roi_table
 from crmlab.models.attribution.iv import VisitLiftIV
 from crmlab.models.attribution.roi import EventTypeEffect
 from crmlab.models.uncertainty import ESTIMATE_COLUMNS
@@ -257,64 +254,6 @@ class AttributionResult(AnalysisResult):
         return out
 
 
-@dataclasses.dataclass
-class _Setting:
-    """What every part of the analysis shares: tables, level, months, size, prices, panels."""
-
-    tables: dict
-    params: AttributionParams
-    doctor_level: bool
-    product_id: str
-    months: pd.DatetimeIndex
-    prices: pd.Series
-    size_bin: np.ndarray
-    size: np.ndarray
-    panels: dict = dataclasses.field(default_factory=dict)
-
-    @property
-    def unit(self) -> str:
-        return "doctor_id" if self.doctor_level else "account_id"
-
-    @property
-    def y(self) -> str:
-        return "trx" if self.doctor_level else "sell_out"
-
-    def price(self, product_id) -> float:
-        return float(self.prices.get(product_id, np.nan))
-
-    def panel(self, product_id: str, doctor_ids: np.ndarray | None = None) -> pd.DataFrame:
-        """The outcome panel of a product, built once (the visit lift and event types share it).
-
-        With ``doctor_ids`` (a sample, doctor level), only their rows, built for them alone and
-        not kept.
-        """
-        if doctor_ids is not None:
-            keep = _of_doctors(self.tables["doctors"], doctor_ids)
-            rows = np.repeat(keep, len(self.months))
-            # the sample's visits and prescriptions only: a tenth of the rows to scan at national scale
-            sampled = {name: self.tables[name][_of_doctors(self.tables[name], doctor_ids)]
-                       for name in ("doctors", "visits", "prescriptions")}
-            return outcome_panel({**self.tables, **sampled}, product_id, self.months,
-                                 doctor_level=True, size_bin=self.size_bin[rows], size=self.size[rows])
-        if product_id not in self.panels:
-            self.panels[product_id] = outcome_panel(self.tables, product_id, self.months,
-                                                    doctor_level=self.doctor_level,
-                                                    size_bin=self.size_bin, size=self.size)
-        return self.panels[product_id]
-
-    def keep_panels(self, product_ids) -> None:
-        """Free the outcome panels of every other product (7.2M rows each at national scale)."""
-        for product_id in set(self.panels) - set(product_ids):
-            del self.panels[product_id]
-
-
-def _of_doctors(table: pd.DataFrame, doctor_ids: np.ndarray) -> np.ndarray:
-    """Rows of ``table`` whose ``doctor_id`` is one of ``doctor_ids`` (strings; arrow strings are not copied)."""
-    if not len(table):
-        return np.zeros(0, bool)
-    return ids_as_str(table["doctor_id"]).isin(doctor_ids).to_numpy()
-
-
 def run(data: str | Dataset | Mapping = "data/sample", **params) -> AttributionResult:
     """Estimate what visits, events and campaigns added, with ROI.
 
@@ -344,17 +283,17 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> AttributionR
     if not 0 < params.alpha < 1:
         raise ParameterError(f"parameter 'alpha' must be between 0 and 1, got {params.alpha!r}")
     tables, rejects = contract_tables(data, params, TABLES)
-    setting = _setting(tables, params)
+    setting = setting_of(tables, params)
     notes = []
     if not setting.doctor_level:
         notes.append("No doctor-level prescriptions: visit and event lift are estimated on account x month "
                      "sell-out (units), with visits to the account's doctors; effects are per visit / per attendee "
                      "on account sales, less precise than doctor-level estimates.")
-    visits, visit_notes = _visit_lift(setting)
+    visits, visit_notes = visit_lift(setting)
     notes += visit_notes
     if visits["visits_not_estimated"]:
         notes.append(f"Visit lift cannot be estimated: {visits['visits_not_estimated']}.")
-    event_studies, event_effects = _event_lift(setting)
+    event_studies, event_effects = event_lift(setting)
     events = tables["events"]
     ads = events[events["event_type"].astype(str) == "advertising"] if len(events) else pd.DataFrame()
     campaigns = [campaign_effect(ad, tables["accounts"], tables["sales"], tables["prescriptions"], tables["doctors"],
@@ -364,142 +303,3 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> AttributionR
         product_id=setting.product_id, unit="doctor" if setting.doctor_level else "account",
         months=setting.months, notes=notes, **visits, event_studies=event_studies, event_effects=event_effects,
         campaigns=campaigns)
-
-
-def _setting(tables: dict, params: AttributionParams) -> _Setting:
-    """Check the tables and fix the level, the product, the months and the size bins."""
-    prescriptions, sales = tables["prescriptions"], tables["sales"]
-    if not len(prescriptions) and not len(sales):
-        raise ValueError("attribution needs an outcome: the 'prescriptions' or the 'sales' table is empty or "
-                         "missing; add prescriptions.csv (doctor level) or sales.csv (account level)")
-    if not len(tables["accounts"]):
-        raise ValueError("attribution needs the 'accounts' table (account_id, region, territory_id)")
-    doctor_level = len(prescriptions) > 0 and len(tables["doctors"]) > 0
-    product_id = params.product_id or analysed_product(tables["visits"], tables["products"],
-                                                       sales if len(sales) else prescriptions)
-    months = month_range(prescriptions["month"] if doctor_level else month_start(sales["date"]))
-    size_bin, size = unit_size(tables, months, doctor_level=doctor_level, n_bins=params.n_bins)
-    return _Setting(tables=tables, params=params, doctor_level=doctor_level, product_id=product_id,
-                    months=months, prices=unit_prices(tables["products"]), size_bin=size_bin, size=size)
-
-
-def _visit_lift(setting: _Setting) -> tuple[dict, list[str]]:
-    """The visit designs, the chosen one, benchmarks, effects by segment and account ROI.
-
-    Returns the fields of the result and notes. The IV design is fitted on the same
-    panel and counts as the fixed-effects one; which one is the main design is decided
-    by :attr:`VisitLiftIVResults.design <crmlab.models.attribution.iv_results.VisitLiftIVResults.design>`.
-    """
-    params, tables, product_id = setting.params, setting.tables, setting.product_id
-    visits, doctors = tables["visits"], tables["doctors"]
-    panel, unit, y = setting.panel(product_id), setting.unit, setting.y
-    reason = None
-    if not (len(visits) and len(doctors)):
-        reason = "no doctors/visits in the data"
-    else:
-        counts = detailing_by_channel(visits, doctors, setting.months, product_id)
-        if counts.filter(like="detailing_").to_numpy().sum() == 0:
-            reason = f"no completed visits detail product {product_id}"
-    if reason:
-        return {"visit_designs": {}, "visit_design": None, "visit_design_reason": None, "visit_benchmarks": {},
-                "visit_effects_by_segment": None, "visits_not_estimated": reason,
-                "roi_accounts": pd.DataFrame(columns=ACCOUNT_ROI_COLUMNS)}, []
-    model = VisitLift(max_units=params.max_units, random_state=params.seed, alpha=params.alpha).fit(
-        panel, counts, unit=unit, y=y)
-    designs, notes = {"fixed_effects": model}, []
-    iv, skipped = fit_capacity_design(setting.tables, setting.months, panel, counts, model, notes,
-                                      doctor_level=setting.doctor_level, y=setting.y, alpha=params.alpha,
-                                      max_units=params.max_units, seed=params.seed)
-    fe_long_run = model.results_.effect("per_visit_long_run")["estimate"]
-    if iv is None:
-        design = "fixed_effects"
-        why = (f"The within-doctor (fixed-effects) estimate is used: the design from territory capacity shocks could "
-               f"not be fitted ({skipped}); it overstates if reps visit more after prescribing rises.")
-        notes.append(f"Visit effect from capacity shocks (IV) not estimated: {skipped}.")
-    else:
-        designs["iv"] = iv
-        design, why = iv.results_.design, iv.results_.finding()
-    scale = 1.0
-    if design == "iv" and fe_long_run:
-        scale = iv.results_.effect("per_visit_long_run")["estimate"] / fe_long_run
-    detailing = detailing_per_unit(counts, panel, unit)
-    rows = panel[unit].isin(model.fitted_units_).to_numpy() if model.sampled_ else slice(None)
-    # (national scale: the benchmarks on the visit model's seeded sample of units too)
-    benchmarks = {"naive": naive_pooled_slope(panel[rows], detailing[rows], y=y, alpha=params.alpha),
-                  "linear_lags": linear_lags_fe(panel[rows], detailing[rows], len(setting.months), y=y, unit=unit,
-                                                alpha=params.alpha)}
-    return {"visit_designs": designs, "visit_design": design, "visit_design_reason": why,
-            "visit_benchmarks": benchmarks, "visit_effects_by_segment": model.effects_by_segment(),
-            "visits_not_estimated": None,
-            "roi_accounts": account_roi(model, panel, counts, unit, setting.price(product_id),
-                                        params.cost_per_visit, scale=scale)}, notes
-
-
-def _event_lift(setting: _Setting) -> tuple[dict[str, EventStudy], list[EventTypeEffect]]:
-    """One event study per attended event type, with its incremental units, revenue and ROI."""
-    events, attendance, doctors = (setting.tables[name] for name in ("events", "event_attendance", "doctors"))
-    if not len(events):
-        return {}, []
-    events = events.assign(event_type=events["event_type"].astype(str))
-    types = [t for t in ATTENDED_EVENT_TYPES if t in set(events["event_type"])]
-    attended = len(attendance) > 0 and len(doctors) > 0
-    firsts = {t: first_attendance(events, attendance, t, setting.months) if attended else pd.Series(dtype=int)
-              for t in types}
-    studies, effects = {}, []
-    products = {t: _event_product(events, t, setting.product_id) for t in types}
-    # national scale: each study's panel only for its seeded sample of doctors
-    sample = sample_units(doctors["doctor_id"], setting.params.max_units, setting.params.seed) \
-        if setting.doctor_level else None
-    setting.keep_panels(products.values() if sample is None else ())  # the visit lift's, if a study reads it
-    for done, event_type in enumerate(types):
-        chosen = events[events["event_type"] == event_type]
-        product = products[event_type]
-        same_product = [t for t in types if t != event_type and
-                        (events.loc[events["event_type"] == t, "product_id"].astype(str) == product).any()]
-        effect = EventTypeEffect(event_type=event_type, product_id=product, events=len(chosen),
-                                 attendees=len(firsts[event_type]),
-                                 cost=float(chosen["cost"].fillna(0).sum()) if "cost" in chosen else np.nan)
-        study = _event_study(setting, product, firsts[event_type], [firsts[t] for t in same_product], effect,
-                             sample)
-        if study is not None:
-            studies[event_type] = study
-        effects.append(effect)
-        setting.keep_panels(products[t] for t in types[done + 1:])
-    return studies, effects
-
-
-def _event_product(events: pd.DataFrame, event_type: str, default: str) -> str:
-    """The product an event type promotes most often (``default`` when none is named)."""
-    product = events.loc[events["event_type"] == event_type, "product_id"].dropna().astype(str).mode()
-    return str(product.iloc[0]) if len(product) else default
-
-
-def _event_study(setting: _Setting, product: str, first: pd.Series, others: list[pd.Series],
-                 effect: EventTypeEffect, sample: np.ndarray | None) -> EventStudy | None:
-    """Fit one event type's study and complete ``effect`` (or give it a note)."""
-    params = setting.params
-    if not len(first):
-        effect.note = "no attendance list: not estimated"
-        return None
-    # months after a unit attended another event type on the same product are dropped
-    censor = [f for f in others if len(f)]
-    censor = pd.concat(censor).groupby(level=0).min() if censor else None
-    first_unit, per_unit = first, None
-    if not setting.doctor_level:
-        first_unit, per_unit, censor = attendance_by_account(first, setting.tables["doctors"], params.lags, censor)
-    try:
-        study = EventStudy(leads=params.leads, lags=params.lags, max_units=params.max_units,
-                           random_state=params.seed, alpha=params.alpha).fit(
-            setting.panel(product, sample), first_unit, unit=setting.unit, y=setting.y, censor_month=censor,
-            attendees_per_unit=per_unit, population=None if sample is None else len(setting.tables["doctors"]))
-    except ValueError as error:
-        effect.note = str(error)
-        return None
-    res = study.results_
-    units = res.per_attendee_total["estimate"] * len(first)
-    revenue = units * setting.price(product)
-    effect.per_attendee_month, effect.per_attendee_total = res.per_attendee_month, res.per_attendee_total
-    effect.effect_months, effect.pretrend_p_value = res.effect_months, res.pretrend_p_value
-    effect.incremental_units, effect.incremental_revenue = units, revenue
-    effect.roi, effect.method = roi(revenue, effect.cost), res.method
-    return study
