@@ -374,6 +374,23 @@ def test_cli_run_returns_1_on_failure(cli_on_cases, tmp_path, capsys):
     assert (tmp_path / "index.html").exists()
 
 
+
+@pytest.mark.parametrize("user_value", [None, "65536"])
+def test_kernel_env_sets_the_cluster_and_the_allocator_and_restores_both(monkeypatch, user_value):
+    monkeypatch.setenv(runner.CLUSTER_ENV, "tcp://before:8786")
+    if user_value is None:
+        monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    else:
+        monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", user_value)
+
+    with runner._kernel_env(""):
+        assert runner.CLUSTER_ENV not in os.environ
+        assert os.environ["MALLOC_MMAP_THRESHOLD_"] == (user_value or str(2 ** 20))
+
+    assert os.environ[runner.CLUSTER_ENV] == "tcp://before:8786"
+    assert os.environ.get("MALLOC_MMAP_THRESHOLD_") == user_value
+
+
 # --- save_outputs and setup_display -----------------------------------------------
 
 @pytest.mark.parametrize("out_dir", ["", None])

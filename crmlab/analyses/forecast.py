@@ -11,7 +11,7 @@ from crmlab.features.forecast import channel_hierarchy_panel, forecast_panel, mi
 from crmlab.distributed import on_backend
 from crmlab.io import Dataset
 from crmlab.models.channel_health import channel_health, estimate_channel_policy
-from crmlab.models.forecast import MODELS, ChannelForecaster
+from crmlab.models.forecast import DEFAULT_MODELS, ChannelForecaster
 
 
 FORECAST_COLUMNS = ["level", "distributor_id", "region", "product_id", "month", "measure", "model",
@@ -69,8 +69,9 @@ class ForecastParams(Params):
     origin_step: int = param(2, "months between backtest origins")
     min_train_months: int = param(24, "shortest history a backtest origin may have")
     alpha: float = param(0.2, "intervals cover 1 - alpha (0.2: 80% intervals)")
-    models: list = param(list(MODELS), "candidate base models; croston and tsb run only on "
-                                       "intermittent series")
+    models: list = param(list(DEFAULT_MODELS), "candidate base models (auto_arima may be added: slower, "
+                                               "never chosen in validation); croston and tsb run only on "
+                                               "intermittent series")
     selection: str = param("group", "model choice per group (level x measure x intermittent) or "
                                     "per series", choices=("group", "series"))
     selection_tolerance: float = param(0.05, "backtest MASEs within this relative distance of the "

@@ -302,18 +302,31 @@ def _execute(analysis: str, notebook: Path, folder: Path, parameters: dict,
                        "(call crmlab.reporting.save_outputs(out_dir, ...))")
 
 
+#: The kernel's glibc allocator gives every block of 1 MiB or more its own mapping, returned to
+#: the system when freed. By default the threshold grows with each large free (up to 32 MiB),
+#: and memory freed between steps stays with the process: measured on the national world,
+#: attribution's peak fell from 7.1 to 6.4 GB. A value the user set is kept.
+KERNEL_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(2 ** 20)}
+
+
 @contextlib.contextmanager
 def _kernel_env(cluster: str):
-    """``$CRMLAB_CLUSTER`` set to ``cluster`` (unset when '') while a kernel is started."""
-    before = os.environ.pop(CLUSTER_ENV, None)
+    """While a kernel is started: ``$CRMLAB_CLUSTER`` set to ``cluster`` (unset when ''), and
+    :data:`KERNEL_MALLOC` where unset."""
+    saved = {name: os.environ.get(name) for name in (CLUSTER_ENV, *KERNEL_MALLOC)}
+    os.environ.pop(CLUSTER_ENV, None)
     if cluster:
         os.environ[CLUSTER_ENV] = cluster
+    for name, value in KERNEL_MALLOC.items():
+        os.environ.setdefault(name, value)
     try:
         yield
     finally:
-        os.environ.pop(CLUSTER_ENV, None)
-        if before is not None:
-            os.environ[CLUSTER_ENV] = before
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _kernel_config(sockets: Path) -> Config:

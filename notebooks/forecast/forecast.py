@@ -48,8 +48,8 @@ n_origins = 12
 origin_step = 2
 min_train_months = 24
 alpha = 0.2
-models = ["seasonal_naive", "naive", "moving_average", "auto_ets", "auto_arima", "damped_ets", "pooled_seasonal",
-          "combination", "croston", "tsb"]
+models = ["seasonal_naive", "naive", "moving_average", "auto_ets", "damped_ets", "pooled_seasonal", "combination",
+          "croston", "tsb"]
 selection = "group"
 selection_tolerance = 0.05
 reconciliation = "auto"

@@ -16,7 +16,7 @@ One module per idea:
 Channel health (days on hand, stocking up) is not a forecast: :mod:`crmlab.models.channel_health`.
 """
 
-from crmlab.models.forecast.base import (BASELINES, MODELS, PREFERENCE, BaseForecast, base_forecast,
+from crmlab.models.forecast.base import (BASELINES, DEFAULT_MODELS, MODELS, PREFERENCE, BaseForecast, base_forecast,
                                          baseline_forecast, statsforecast_forecast)
 from crmlab.models.forecast.forecaster import FORECAST_MEASURES, ChannelForecaster
 from crmlab.models.forecast.holdout import holdout_evaluation
@@ -24,7 +24,7 @@ from crmlab.models.forecast.identity import days_on_hand_targets, identity_sell_
 from crmlab.models.forecast.reconciliation import reconcile, shrunk_covariance
 from crmlab.models.forecast.scoring import choose_model, forecast_scores, mase_scale, rolling_origins
 
-__all__ = ["BASELINES", "FORECAST_MEASURES", "MODELS", "PREFERENCE", "BaseForecast", "ChannelForecaster",
+__all__ = ["BASELINES", "DEFAULT_MODELS", "FORECAST_MEASURES", "MODELS", "PREFERENCE", "BaseForecast", "ChannelForecaster",
            "base_forecast", "baseline_forecast", "choose_model", "days_on_hand_targets", "forecast_scores",
            "holdout_evaluation", "identity_sell_in", "mase_scale", "reconcile", "rolling_origins",
            "shrunk_covariance", "statsforecast_forecast"]

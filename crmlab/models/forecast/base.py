@@ -39,6 +39,11 @@ STATSFORECAST_MODELS = ("auto_ets", "auto_arima", "damped_ets")
 INTERMITTENT_MODELS = ("croston", "tsb")
 COMBINED = ("damped_ets", "pooled_seasonal", "auto_ets")
 MODELS = BASELINES + STATSFORECAST_MODELS + ("pooled_seasonal", "combination") + INTERMITTENT_MODELS
+#: Candidates by default: all but AutoARIMA, which is ranked last on ties and was never chosen
+#: (national world, the sample, 15 channel worlds of five structures, three real series sets);
+#: leaving it out changed the hold-out MASE ratio to seasonal naive by +0.0007 on average over
+#: 11 data sets and cut the national forecast's time by about 60%. Add it back with ``models``.
+DEFAULT_MODELS = tuple(m for m in MODELS if m != "auto_arima")
 #: Tie-break order of model selection, simplest and most robust first: fixed rules, then
 #: models with a few smoothing weights and a fixed form (damped ETS, pooled seasonality),
 #: then ETS that chooses its form by AICc, then the

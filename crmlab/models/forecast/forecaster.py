@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from crmlab.features.forecast import hierarchy_series, summing_matrix
-from crmlab.models.forecast.base import (BASELINES, COMBINED, INTERMITTENT_MODELS, MODELS, PREFERENCE,
+from crmlab.models.forecast.base import (BASELINES, COMBINED, DEFAULT_MODELS, INTERMITTENT_MODELS, MODELS, PREFERENCE,
                                          BaseForecast, base_forecasts, mean_forecast, stacked_forecast)
 from crmlab.models.forecast.identity import identity_sell_in
 from crmlab.models.forecast.reconciliation import RECONCILIATIONS, reconcile
@@ -48,7 +48,8 @@ class ChannelForecaster:
     horizon_months : int
         Months forecast after the last month of data.
     models : tuple of str
-        Candidate base models (``MODELS``); intermittent ones only run on sparse series.
+        Candidate base models, of ``MODELS`` (default ``DEFAULT_MODELS``: all but AutoARIMA);
+        intermittent ones only run on sparse series.
     n_origins, origin_step : int
         Backtest origins: every one that leaves the full horizon to score, spaced
         ``origin_step`` months apart; the latest ``n_origins`` of them (0: all).
@@ -117,7 +118,7 @@ class ChannelForecaster:
     ['distributor', 'national', 'region']
     """
 
-    def __init__(self, horizon_months: int = 6, models: tuple = MODELS, n_origins: int = 12,
+    def __init__(self, horizon_months: int = 6, models: tuple = DEFAULT_MODELS, n_origins: int = 12,
                  origin_step: int = 2, min_train_months: int = 24, alpha: float = 0.2,
                  selection: str = "group", tolerance: float = 0.05, reconciliation: str = "auto",
                  intermittent_zero_share: float = 0.3, window: int = 3, choice_sample: int = 100,
