@@ -7,7 +7,9 @@ Each analysis runs as ``crmlab run <analysis>``, one after the other, in its own
 (the notebook's kernel is a child of it), so its peak resident memory is its own: the
 largest resident set of the process and its kernel (``wait4``'s ``ru_maxrss``). The first
 analysis of a new data version validates the files and fills the dataset cache
-(:mod:`crmlab.io.cache`); ``--cold`` starts from an empty cache to count that too. The
+(:mod:`crmlab.io.cache`); ``--cold`` starts from an empty cache to count that too. As in
+``crmlab run all``, the analyses share results through one temporary folder
+(:mod:`crmlab.analyses.shared`: the call plan and the drivers reuse attribution's fits). The
 machine's load average is printed beside each analysis: on a shared machine, wall times
 are only comparable at similar load; CPU seconds (user + system, the run and its kernel
 and workers) much less depend on it.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,17 +62,24 @@ def main() -> int:
     out_dir = Path(args.out or tempfile.mkdtemp(prefix="crmlab-refresh-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    # one refresh: the analyses share results (crmlab.analyses.shared), as in `crmlab run all`
+    shared = None if env.get("CRMLAB_SHARED") else tempfile.mkdtemp(prefix="crmlab-shared-")
+    env.setdefault("CRMLAB_SHARED", shared)
     if args.cold:
         env["CRMLAB_CACHE"] = tempfile.mkdtemp(prefix="crmlab-cache-")
     print(f"full refresh of {args.data} ({os.cpu_count()} cores), reports in {out_dir}")
     print(f"{'analysis':<14}{'wall':>10}{'CPU s':>9}{'peak GB':>9}{'load':>12}")
     rows, start = [], time.perf_counter()
-    for analysis in args.analyses:
-        row = run_one(analysis, args.data, out_dir, env)
-        rows.append(row)
-        status = "" if row["exit_code"] == 0 else f"  FAILED (exit {row['exit_code']}, see {row['log']})"
-        print(f"{analysis:<14}{_clock(row['wall_s']):>10}{row['cpu_s']:>9.0f}{row['peak_rss_gb']:>9.2f}"
-              f"{row['load_before']:>6.1f}→{row['load_after']:<5.1f}{status}", flush=True)
+    try:
+        for analysis in args.analyses:
+            row = run_one(analysis, args.data, out_dir, env)
+            rows.append(row)
+            status = "" if row["exit_code"] == 0 else f"  FAILED (exit {row['exit_code']}, see {row['log']})"
+            print(f"{analysis:<14}{_clock(row['wall_s']):>10}{row['cpu_s']:>9.0f}{row['peak_rss_gb']:>9.2f}"
+                  f"{row['load_before']:>6.1f}→{row['load_after']:<5.1f}{status}", flush=True)
+    finally:
+        if shared:
+            shutil.rmtree(shared, ignore_errors=True)
     total = {"wall_s": round(time.perf_counter() - start, 1), "cpu_s": round(sum(row["cpu_s"] for row in rows), 1),
              "peak_rss_gb": max(row["peak_rss_gb"] for row in rows)}
     print(f"{'full refresh':<14}{_clock(total['wall_s']):>10}{total['cpu_s']:>9.0f}{total['peak_rss_gb']:>9.2f}")

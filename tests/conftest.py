@@ -37,3 +37,14 @@ def sample_world():
 def demo_world(request):
     """Demo-scale worlds of seeds 1 and 2 (modules needing one other seed override this)."""
     return simulate("demo", seed=request.param)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_shared_results():
+    """No results shared between analyses (crmlab.analyses.shared) unless a test asks for it."""
+    import os
+
+    saved = os.environ.pop("CRMLAB_SHARED", None)
+    yield
+    if saved is not None:
+        os.environ["CRMLAB_SHARED"] = saved

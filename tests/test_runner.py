@@ -391,6 +391,18 @@ def test_kernel_env_sets_the_cluster_and_the_allocator_and_restores_both(monkeyp
     assert os.environ.get("MALLOC_MMAP_THRESHOLD_") == user_value
 
 
+def test_a_refresh_gives_its_kernels_a_shared_folder_and_removes_it(monkeypatch, tmp_path):
+    monkeypatch.delenv(runner.SHARED_ENV, raising=False)
+    with runner._shared_results():
+        folder = Path(os.environ[runner.SHARED_ENV])
+        assert folder.is_dir()
+    assert runner.SHARED_ENV not in os.environ and not folder.exists()
+    monkeypatch.setenv(runner.SHARED_ENV, str(tmp_path))  # the user's own folder is kept
+    with runner._shared_results():
+        assert os.environ[runner.SHARED_ENV] == str(tmp_path)
+    assert os.environ[runner.SHARED_ENV] == str(tmp_path) and tmp_path.is_dir()
+
+
 # --- save_outputs and setup_display -----------------------------------------------
 
 @pytest.mark.parametrize("out_dir", ["", None])

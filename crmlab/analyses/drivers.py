@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from crmlab.analyses import attribution
-from crmlab.analyses.base import AnalysisResult, ParameterError, Params, check_params, contract_tables, param
+from crmlab.analyses.base import (AnalysisResult, ParameterError, Params, check_params, contract_tables, load_data,
+                                  param)
 from crmlab.features.attribution import (detailing_by_channel, first_attendance, outcome_panel, unit_size)
 from crmlab.features.channel_stock import channel_stock_by_territory, sell_out_change_by_territory
 from crmlab.features.common import ids_as_str
@@ -172,10 +173,12 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> DriversResul
         end = parse_month(params.end) if params.end else None
     except ValueError as err:
         raise ParameterError(str(err)) from None
+    if not isinstance(data, Mapping):
+        data = load_data(data, params)
     tables, rejects = contract_tables(data, params, TABLES)
     _check_windows(tables, params, end)
-    attr = attribution.run(tables, product_id="", max_units=params.max_units, seed=params.seed, alpha=params.alpha,
-                           leads=3, lags=9)
+    # attribution's defaults (its analysis in the same refresh is then reused: crmlab.analyses.shared)
+    attr = attribution.run(data, product_id="", max_units=params.max_units, seed=params.seed, alpha=params.alpha)
     doctor_level = attr.unit == "doctor"
     months = attr.months
     current, before = windows(months, params.months, params.compare, end)

@@ -53,22 +53,36 @@ def visit_behaviour(visits: pd.DataFrame) -> pd.DataFrame:
     2
     """
     done = completed_visits(visits)
-    done = done[done["doctor_id"].notna() & done["date"].notna()]
-    month = _month_index(done["date"])
-    frame = pd.DataFrame({"doctor_id": done["doctor_id"].astype(str).to_numpy(),
-                          "rep_month": done["rep_id"].astype(str).to_numpy() + "|"
-                          + month.astype(str), "month": month})
-    grouped = frame.groupby("doctor_id", sort=True)
-    rep_months = (frame.drop_duplicates(["doctor_id", "rep_month"])
-                  .sort_values(["doctor_id", "rep_month"]).groupby("doctor_id")["rep_month"].agg(list))
-    visit_months = (frame.drop_duplicates(["doctor_id", "month"])
-                    .sort_values(["doctor_id", "month"]).groupby("doctor_id")["month"].agg(list))
+    done = done[done["doctor_id"].notna().to_numpy() & done["date"].notna().to_numpy()]
+    month = _month_index(done["date"]).astype(np.int64)
+    # integer codes, not a Python string per visit: doctors in sorted order, reps as found
+    doctor, doctor_ids = pd.factorize(done["doctor_id"].astype(str), sort=True)
+    rep, rep_ids = pd.factorize(done["rep_id"].astype(str))
+    first = int(month.min()) if len(month) else 0
+    n_months = int(month.max()) - first + 1 if len(month) else 1
+    # each (rep, month) pair once, with its text and its rank in the text's sort order
+    pair, pair_at = np.unique(rep.astype(np.int64) * n_months + (month - first), return_inverse=True)
+    pair_text = np.array([f"{r}|{m}" for r, m in zip(np.asarray(rep_ids, dtype=object)[pair // n_months],
+                                                        pair % n_months + first)], dtype=object)
+    pair_rank = np.argsort(np.argsort(pair_text, kind="stable"), kind="stable")
+    doctor = doctor.astype(np.int64)
+    rep_months = np.unique(doctor * len(pair) + pair_rank[pair_at])  # sorted by doctor, then text
+    visit_months = np.unique(doctor * n_months + (month - first))
+    by_text = pair_text[np.argsort(pair_rank)]
     return pd.DataFrame({
-        "rep_months": rep_months,
-        "visit_months": visit_months,
-        "first_month": grouped["month"].min(),
-        "last_month": grouped["month"].max(),
-    })
+        "rep_months": _lists(by_text[rep_months % len(pair)], rep_months // len(pair), len(doctor_ids)),
+        "visit_months": _lists((visit_months % n_months + first).tolist(), visit_months // n_months,
+                               len(doctor_ids)),
+        "first_month": pd.Series(month).groupby(doctor).min().to_numpy(np.int32),
+        "last_month": pd.Series(month).groupby(doctor).max().to_numpy(np.int32),
+    }, index=pd.Index(np.asarray(doctor_ids, dtype=object), name="doctor_id"))
+
+
+def _lists(values, owner: np.ndarray, n_owners: int) -> list[list]:
+    """``values`` (sorted by ``owner``) as one list per owner 0 … n_owners − 1."""
+    bounds = np.searchsorted(owner, np.arange(n_owners + 1))
+    values = list(values)
+    return [values[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def doctor_records(doctors: pd.DataFrame, accounts: pd.DataFrame,

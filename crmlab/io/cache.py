@@ -108,6 +108,14 @@ def dataset_key(data_dir: Path, encoding: str, tables, allow_rejects: bool) -> s
     return digest.hexdigest()
 
 
+def with_files(key: str, paths) -> str:
+    """``key`` combined with the contents of more files (e.g. the duplicates merged after loading)."""
+    digest = hashlib.blake2b(key.encode(), digest_size=20)
+    for path in paths:
+        digest.update(f"{path.name}:{_file_digest(path)}".encode())
+    return digest.hexdigest()
+
+
 def _arrow_strings(arrow_type):
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return pd.StringDtype("pyarrow")

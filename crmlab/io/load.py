@@ -63,6 +63,12 @@ class Dataset:
         ``table, row, check, column, reason, values``.
     issues : DataFrame
         Warnings found while loading (e.g. both a CSV and a parquet file).
+    version : str or None
+        The data version: a hash of the files, the load options and the merged
+        duplicates (:func:`crmlab.io.cache.dataset_key`); None when the dataset cache is
+        off or the directory too small to cache. Results computed from the dataset are
+        shared by version (:mod:`crmlab.analyses.shared`): replacing a table sets it to
+        None; a table changed in place is not noticed, so copy a table before changing it.
     """
 
     accounts: pd.DataFrame
@@ -83,6 +89,12 @@ class Dataset:
     rejects: pd.DataFrame
     data_dir: Path
     issues: pd.DataFrame = field(default_factory=empty_issues)
+    version: str | None = None
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in TABLES and "version" in self.__dict__:
+            object.__setattr__(self, "version", None)  # no longer the data version loaded
+        object.__setattr__(self, name, value)
 
     def has(self, table: str) -> bool:
         """True when ``table`` had a file and holds at least one row.
@@ -355,7 +367,7 @@ def load(data_dir, *, encoding: str = "utf-8", tables=None,
         if hit is not None:
             _warn(hit["issues"])
             return _dataset(hit["frames"], hit["present"], hit["rejects"], Path(data_dir),
-                            hit["issues"], duplicates)
+                            hit["issues"], duplicates, key)
     checked = _check(data_dir, encoding, tables, stop_on_fatal=True)
     report = checked.report()
     if checked.fatal:
@@ -383,7 +395,7 @@ def load(data_dir, *, encoding: str = "utf-8", tables=None,
     present = frozenset(checked.files)
     if key is not None:
         cache.write(key, tables_out, present, checked.rejects, warned, today())
-    return _dataset(tables_out, present, checked.rejects, checked.data_dir, warned, duplicates)
+    return _dataset(tables_out, present, checked.rejects, checked.data_dir, warned, duplicates, key)
 
 
 def _warn(warned: pd.DataFrame) -> None:
@@ -391,9 +403,11 @@ def _warn(warned: pd.DataFrame) -> None:
         warnings.warn(f"{item.table}: {item.examples}", UserWarning, stacklevel=3)
 
 
-def _dataset(tables_out: dict, present, rejects, data_dir: Path, issues, duplicates) -> Dataset:
+def _dataset(tables_out: dict, present, rejects, data_dir: Path, issues, duplicates, key) -> Dataset:
     if duplicates:
         from crmlab.io.duplicates import merge_duplicates, read_clusters, surviving_ids
 
         tables_out = merge_duplicates(tables_out, surviving_ids(read_clusters(duplicates)))
-    return Dataset(**tables_out, present=present, rejects=rejects, data_dir=data_dir, issues=issues)
+        key = key and cache.with_files(key, [Path(duplicates)])
+    return Dataset(**tables_out, present=present, rejects=rejects, data_dir=data_dir, issues=issues,
+                   version=key)

@@ -45,10 +45,11 @@ def _before(result) -> pd.Series:
     return result.units["units_before"]
 
 
-def shortfalls(result) -> pd.DataFrame:
-    """Territories by shortfall against market (total − market), worst first, with the explaining sentence."""
+def shortfalls(result, rows: int | None = None) -> pd.DataFrame:
+    """The ``rows`` territories (default all) furthest short of market (total − market), worst first,
+    each with its explaining sentence."""
     grid = by_unit(result, "territory")
-    frame = grid.assign(shortfall=grid["total"] - grid["market"]).sort_values("shortfall")
+    frame = grid.assign(shortfall=grid["total"] - grid["market"]).sort_values("shortfall").head(rows)
     frame["explanation"] = [explain(result, unit) for unit in frame.index]
     return frame
 
@@ -105,7 +106,7 @@ def key_findings(result) -> list[str]:
         d = r.drop(["total", "market"]).idxmin()
         findings.append(f"{worst} fell furthest short of its market ({r['total'] - r['market']:+,.0f} units); "
                         f"its main negative driver is {DRIVER_NAMES[d]} ({r[d]:+,.0f}).")
-    short = shortfalls(result)
+    short = shortfalls(result, 1)
     if len(short):
         findings.append(f"Largest territory shortfall against market: {short['explanation'].iloc[0]}.")
     lapsed = by_unit(result, "territory")["lapsed_prescribers"]
@@ -196,7 +197,7 @@ def product_table(result) -> Table:
 def shortfall_table(result, rows: int | None = None) -> Table:
     """The territories furthest short of their market, each explained in one sentence."""
     rows = rows or result.params.top_units
-    short = shortfalls(result).head(rows)
+    short = shortfalls(result, rows)
     frame = short[["market", "total", "shortfall", "explanation"]]
     return table(frame.rename_axis("territory"),
                  f"The {rows} territories with the largest shortfall against market (total change minus the "

@@ -46,6 +46,7 @@ from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
 from crmlab import __version__, config
+from crmlab.analyses.shared import ENV as SHARED_ENV
 from crmlab.distributed import ENV as CLUSTER_ENV
 from crmlab.distributed import ClusterError, scheduler_address
 from crmlab.distributed import check_spec as check_cluster
@@ -74,7 +75,9 @@ def run_analyses(
     """Run several analyses in order, then write ``OUT/index.html``.
 
     A failed analysis does not stop the others. The index is written in any case and
-    lists the reports that exist.
+    lists the reports that exist. The analyses share results through a temporary folder
+    (:mod:`crmlab.analyses.shared`: e.g. the call plan and the drivers reuse attribution's
+    fits), unless ``$CRMLAB_SHARED`` already names one.
 
     Parameters
     ----------
@@ -109,7 +112,7 @@ def run_analyses(
         cluster = check_cluster(cluster)
     except ClusterError as err:
         raise RunError(str(err)) from None
-    with scheduler_address(cluster) as address:
+    with scheduler_address(cluster) as address, _shared_results():
         return _run_each(analyses, data_dir=data_dir, out_dir=out_dir, params_file=params_file,
                          overrides=overrides, notebooks_dir=notebooks_dir, progress=progress,
                          cluster=address)
@@ -300,6 +303,20 @@ def _execute(analysis: str, notebook: Path, folder: Path, parameters: dict,
     if not (folder / "summary.json").is_file():
         raise RunError(f"{analysis}: the notebook wrote no summary.json into out_dir "
                        "(call crmlab.reporting.save_outputs(out_dir, ...))")
+
+
+@contextlib.contextmanager
+def _shared_results():
+    """A temporary folder in ``$CRMLAB_SHARED`` for the kernels started meanwhile (a set one is kept)."""
+    if os.environ.get(SHARED_ENV, "").strip():
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="crmlab-shared-") as folder:
+        os.environ[SHARED_ENV] = folder
+        try:
+            yield
+        finally:
+            os.environ.pop(SHARED_ENV, None)
 
 
 #: The kernel's glibc allocator gives every block of 1 MiB or more its own mapping, returned to

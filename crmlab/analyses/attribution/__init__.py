@@ -26,7 +26,9 @@ import pandas as pd
 from crmlab.analyses.attribution.events import event_lift
 from crmlab.analyses.attribution.setting import setting_of
 from crmlab.analyses.attribution.visits import visit_lift
-from crmlab.analyses.base import AnalysisResult, ParameterError, Params, check_params, contract_tables, param
+from crmlab.analyses.base import (AnalysisResult, ParameterError, Params, check_params, contract_tables, load_data,
+                                  param)
+from crmlab.analyses.shared import shared
 from crmlab.io import Dataset
 from crmlab.models.attribution import CampaignEffect, EventStudy, VisitLift, campaign_effect, event_roi_table
 from crmlab.models.attribution.iv import VisitLiftIV
@@ -89,6 +91,8 @@ class AttributionResult(AnalysisResult):
         Long-run effect per visit by potential tercile.
     visits_not_estimated : str or None
         Why there is no visit lift.
+    visit_iv_skipped : str or None
+        Why the capacity-shock IV design was not fitted (None when it was, or without visit lift).
     roi_accounts : DataFrame
         Per account: visits, incremental units and revenue, cost, ROI, rank.
     event_studies : dict of str to EventStudy
@@ -109,6 +113,7 @@ class AttributionResult(AnalysisResult):
     visit_benchmarks: dict
     visit_effects_by_segment: pd.DataFrame | None
     visits_not_estimated: str | None
+    visit_iv_skipped: str | None
     roi_accounts: pd.DataFrame
     event_studies: dict[str, EventStudy]
     event_effects: list[EventTypeEffect]
@@ -282,6 +287,12 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> AttributionR
     params = check_params(AttributionParams, params)
     if not 0 < params.alpha < 1:
         raise ParameterError(f"parameter 'alpha' must be between 0 and 1, got {params.alpha!r}")
+    if not isinstance(data, Mapping):
+        data = load_data(data, params)
+    return shared("attribution", data, params, lambda: _estimate(data, params))
+
+
+def _estimate(data: Dataset | Mapping, params: AttributionParams) -> AttributionResult:
     tables, rejects = contract_tables(data, params, TABLES)
     setting = setting_of(tables, params)
     notes = []

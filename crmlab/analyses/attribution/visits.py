@@ -30,7 +30,7 @@ def visit_lift(setting: Setting) -> tuple[dict, list[str]]:
     if reason:
         return {"visit_designs": {}, "visit_design": None, "visit_design_reason": None, "visit_benchmarks": {},
                 "visit_effects_by_segment": None, "visits_not_estimated": reason,
-                "roi_accounts": pd.DataFrame(columns=ACCOUNT_ROI_COLUMNS)}, []
+                "visit_iv_skipped": None, "roi_accounts": pd.DataFrame(columns=ACCOUNT_ROI_COLUMNS)}, []
     model = VisitLift(max_units=params.max_units, random_state=params.seed, alpha=params.alpha).fit(
         panel, counts, unit=unit, y=y)
     designs, notes = {"fixed_effects": model}, []
@@ -57,6 +57,6 @@ def visit_lift(setting: Setting) -> tuple[dict, list[str]]:
                                                 alpha=params.alpha)}
     return {"visit_designs": designs, "visit_design": design, "visit_design_reason": why,
             "visit_benchmarks": benchmarks, "visit_effects_by_segment": model.effects_by_segment(),
-            "visits_not_estimated": None,
+            "visits_not_estimated": None, "visit_iv_skipped": skipped,
             "roi_accounts": account_roi(model, panel, counts, unit, setting.price(product_id),
                                         params.cost_per_visit, scale=scale)}, notes

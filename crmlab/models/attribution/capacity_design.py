@@ -11,6 +11,9 @@ from crmlab.features.capacity import capacity_instruments
 from crmlab.models.attribution.iv import VisitLiftIV
 from crmlab.models.attribution.visits import VisitLift
 
+#: How each warning of the fit starts in the notes.
+WARNING_NOTE = "Visit effect from capacity shocks: "
+
 
 def fit_capacity_design(tables, months: pd.DatetimeIndex, panel: pd.DataFrame, counts: pd.DataFrame,
                         fe_model: VisitLift, notes: list[str], *, doctor_level: bool, y: str,
@@ -37,6 +40,6 @@ def fit_capacity_design(tables, months: pd.DatetimeIndex, panel: pd.DataFrame, c
                 panel, counts, capacity, fe_model=fe_model, y=y)
     except (ValueError, np.linalg.LinAlgError) as error:
         return None, str(error).removeprefix("VisitLiftIV: ")
-    notes += list(dict.fromkeys(f"Visit effect from capacity shocks: {w.message}" for w in caught
+    notes += list(dict.fromkeys(f"{WARNING_NOTE}{w.message}" for w in caught
                                 if issubclass(w.category, UserWarning)))
     return iv, None
