@@ -22,8 +22,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crmlab.features.common import completed_visits, own_product_ids
+from crmlab.features.common import completed_visits, ids_as_str, own_product_ids
 from crmlab.features.names import name_keys
+from crmlab.features.panels import codes_in
 
 #: Seniority order of doctor titles; "adjacent" titles differ by one step.
 TITLE_RANK = {"resident": 0, "attending": 1, "associate_chief": 2, "chief": 3}
@@ -56,8 +57,8 @@ def visit_behaviour(visits: pd.DataFrame) -> pd.DataFrame:
     done = done[done["doctor_id"].notna().to_numpy() & done["date"].notna().to_numpy()]
     month = _month_index(done["date"]).astype(np.int64)
     # integer codes, not a Python string per visit: doctors in sorted order, reps as found
-    doctor, doctor_ids = pd.factorize(done["doctor_id"].astype(str), sort=True)
-    rep, rep_ids = pd.factorize(done["rep_id"].astype(str))
+    doctor, doctor_ids = pd.factorize(ids_as_str(done["doctor_id"]), sort=True)
+    rep, rep_ids = pd.factorize(ids_as_str(done["rep_id"]).fillna("<NA>"))  # as astype(str) writes it
     first = int(month.min()) if len(month) else 0
     n_months = int(month.max()) - first + 1 if len(month) else 1
     # each (rep, month) pair once, with its text and its rank in the text's sort order
@@ -66,8 +67,8 @@ def visit_behaviour(visits: pd.DataFrame) -> pd.DataFrame:
                                                         pair % n_months + first)], dtype=object)
     pair_rank = np.argsort(np.argsort(pair_text, kind="stable"), kind="stable")
     doctor = doctor.astype(np.int64)
-    rep_months = np.unique(doctor * len(pair) + pair_rank[pair_at])  # sorted by doctor, then text
-    visit_months = np.unique(doctor * n_months + (month - first))
+    rep_months = _unique(doctor * len(pair) + pair_rank[pair_at])  # sorted by doctor, then text
+    visit_months = _unique(doctor * n_months + (month - first))
     by_text = pair_text[np.argsort(pair_rank)]
     return pd.DataFrame({
         "rep_months": _lists(by_text[rep_months % len(pair)], rep_months // len(pair), len(doctor_ids)),
@@ -76,6 +77,12 @@ def visit_behaviour(visits: pd.DataFrame) -> pd.DataFrame:
         "first_month": pd.Series(month).groupby(doctor).min().to_numpy(np.int32),
         "last_month": pd.Series(month).groupby(doctor).max().to_numpy(np.int32),
     }, index=pd.Index(np.asarray(doctor_ids, dtype=object), name="doctor_id"))
+
+
+def _unique(keys: np.ndarray) -> np.ndarray:
+    """The sorted distinct ``keys`` (by sorting: numpy's hashing ``unique`` is slower on millions)."""
+    keys = np.sort(keys)
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
 
 
 def _lists(values, owner: np.ndarray, n_owners: int) -> list[list]:
@@ -138,26 +145,33 @@ def account_records(accounts: pd.DataFrame) -> pd.DataFrame:
 def doctor_activity(doctors: pd.DataFrame, visits: pd.DataFrame,
                     prescriptions: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
     """Completed visits and own-product prescriptions (``volume``) per doctor ID."""
-    ids = doctors["doctor_id"].astype(str)
-    done = completed_visits(visits)
-    n_visits = done["doctor_id"].astype(str).value_counts().reindex(ids, fill_value=0)
+    ids = pd.Index(doctors["doctor_id"].astype(str), name="id")
     own = own_product_ids(products)
     rx = prescriptions if own is None else prescriptions[prescriptions["product_id"].isin(own)]
-    volume = rx.groupby(rx["doctor_id"].astype(str))["trx"].sum().reindex(ids, fill_value=0.0)
-    return pd.DataFrame({"visits": n_visits.to_numpy(), "volume": volume.to_numpy()},
-                        index=pd.Index(ids, name="id"))
+    return pd.DataFrame({"visits": _per_id(completed_visits(visits)["doctor_id"], ids).astype(np.int64),
+                         "volume": _per_id(rx["doctor_id"], ids, rx["trx"])}, index=ids)
 
 
 def account_activity(accounts: pd.DataFrame, doctors: pd.DataFrame, visits: pd.DataFrame,
                      sales: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
     """Completed visits to its doctors and own-product sell-out units (``volume``) per account."""
-    ids = accounts["account_id"].astype(str)
-    done = completed_visits(visits)
-    account_of = doctors.set_index(doctors["doctor_id"].astype(str))["account_id"].astype(str)
-    n_visits = (done["doctor_id"].astype(str).map(account_of).value_counts()
-                .reindex(ids, fill_value=0))
+    ids = pd.Index(accounts["account_id"].astype(str), name="id")
+    per_doctor = _per_id(completed_visits(visits)["doctor_id"], pd.Index(doctors["doctor_id"].astype(str)))
     own = own_product_ids(products)
     sold = sales if own is None else sales[sales["product_id"].isin(own)]
-    volume = sold.groupby(sold["account_id"].astype(str))["units"].sum().reindex(ids, fill_value=0.0)
-    return pd.DataFrame({"visits": n_visits.to_numpy(), "volume": volume.to_numpy()},
-                        index=pd.Index(ids, name="id"))
+    return pd.DataFrame({"visits": _per_id(doctors["account_id"], ids, per_doctor).astype(np.int64),
+                         "volume": _per_id(sold["account_id"], ids, sold["units"])}, index=ids)
+
+
+def _per_id(keys: pd.Series, ids: pd.Index, weights=None) -> np.ndarray:
+    """Rows (or the sum of ``weights``) per ID of ``ids``; keys not among them are left out.
+
+    Examples
+    --------
+    >>> _per_id(pd.Series(["b", "a", "b", "x"]), pd.Index(["a", "b", "c"])).tolist()
+    [1.0, 2.0, 0.0]
+    """
+    codes = codes_in(ids_as_str(keys), ids)
+    known = codes >= 0
+    weights = None if weights is None else np.asarray(weights, dtype=float)[known]
+    return np.bincount(codes[known], weights, minlength=len(ids)).astype(float)
