@@ -94,11 +94,16 @@ def _monthly_mean_by_product(table: pd.DataFrame, month: pd.Series, key: str, va
     if product_ids is not None:
         keep &= table["product_id"].isin(list(product_ids))
     inside = table[keep]
-    wide = (inside.assign(**{key: as_text(inside[key]), "product_id": as_text(inside["product_id"])})
-            .groupby([key, "product_id"])[value].sum().unstack("product_id", fill_value=0.0))
-    wide.columns.name = None
-    wide.index.name = key
+    # grouped on arrow strings as they are (no Python string per row); the result's labels as text
+    wide = (inside[value].groupby([_group_key(inside[key]), _group_key(inside["product_id"])]).sum()
+            .unstack(-1, fill_value=0.0))
+    wide.columns = pd.Index(as_text(wide.columns.to_series()).to_numpy(), name=None)
+    wide.index = pd.Index(as_text(wide.index.to_series()).to_numpy(), name=key)
     return wide / len(months)
+
+
+def _group_key(values: pd.Series) -> pd.Series:
+    return values if isinstance(values.dtype, pd.StringDtype) else as_text(values)
 
 
 def doctor_product_volume(prescriptions: pd.DataFrame, months: pd.DatetimeIndex,

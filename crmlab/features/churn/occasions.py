@@ -51,8 +51,11 @@ def rfm_at(history: ChurnHistory, as_of, *, time_unit: str = "month") -> pd.Data
     days = np.minimum(dates.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64), end)
     codes, days = codes[keep], days[keep]
     if time_unit != "day":  # one occasion per entity and period
-        pairs = np.unique(np.column_stack([codes, days]), axis=0)
-        codes, days = pairs[:, 0], pairs[:, 1]
+        if len(days):  # distinct (entity, day) pairs as one integer each (not numpy's slow row-wise unique)
+            low, span = days.min(), days.max() - days.min() + 1
+            pairs = np.sort(codes.astype(np.int64) * span + (days - low))
+            pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+            codes, days = pairs // span, pairs % span + low
     n = len(history.entity_ids)
     count = np.bincount(codes, minlength=n).astype(float)
     first = np.full(n, np.iinfo(np.int64).max)
