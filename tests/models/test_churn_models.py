@@ -294,3 +294,28 @@ def test_bgnbd_probability_of_no_purchase_matches_simulation():
     # ignoring dropout (every customer alive, buying at its posterior rate) understates it
     alive_only = ((truth["alpha"] + T) / (truth["alpha"] + T + t)) ** (truth["r"] + rfm["frequency"])
     assert silent.mean() - alive_only.mean() > 0.1
+
+
+def test_scoring_a_large_population_on_every_core_gives_the_same_risk(monkeypatch):
+    from crmlab.models.churn import classifiers
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(2000, 4)), columns=list("abcd"))
+    y = rng.random(2000) < 1 / (1 + np.exp(-X["a"] + X["b"] ** 2 - 1))
+    model = ChurnClassifier("boosting", random_state=0).fit(X, y)
+    large = pd.DataFrame(rng.normal(size=(classifiers.PARALLEL_SCORING_ROWS, 4)), columns=list("abcd"))
+    every_core = classifiers.predict_risk(model, large)
+    monkeypatch.setattr(classifiers, "PARALLEL_SCORING_ROWS", len(large) + 1)
+    assert np.array_equal(classifiers.predict_risk(model, large), every_core)
+
+
+def test_bgnbd_fits_distinct_histories_once_with_the_same_likelihood():
+    data = simulate_bgnbd(3000, r=0.5, alpha=2.0, a=0.8, b=2.5, T=24.0, seed=4)
+    data[["recency", "T"]] = data[["recency", "T"]].round()  # many customers share a history
+    model = BetaGeoModel().fit(data)
+    assert model.n_customers_ == 3000
+    from crmlab.models.churn.bgnbd import _bgnbd_loglik, _rfm_arrays
+
+    x, t_x, T = _rfm_arrays(data)
+    theta = np.log(model.params_.to_numpy())
+    assert model.log_likelihood_ == pytest.approx(_bgnbd_loglik(theta, x, t_x, T, np.ones(len(x))), rel=1e-9)

@@ -124,6 +124,14 @@ def make_model(name: str, seed: int = 0):
 # took 17-80 s with the default threads and 2 s with one (identical scores, since the
 # histograms are built feature-parallel, so the thread count does not change results).
 N_THREADS = 1
+#: Rows from which scoring uses OpenMP's default threads (every core, or ``OMP_NUM_THREADS``;
+#: BLAS keeps one):
+#: each row is scored on its own, so the scores do not depend on the threads, and on a large
+#: population the threads' waits are small beside their work (national scale: 22 occlusion
+#: passes over 150,000 doctors, 16 s per 900,000 rows on one core, 8 s on two). Fitting keeps
+#: one thread: its sums of gradients are split by thread, so their last digits would depend
+#: on the machine.
+PARALLEL_SCORING_ROWS = 100_000
 
 
 def fit_model(model, frame: pd.DataFrame, features: list[str]):
@@ -137,8 +145,9 @@ def fit_model(model, frame: pd.DataFrame, features: list[str]):
 
 
 def predict_risk(model, X: pd.DataFrame) -> np.ndarray:
-    """The fitted model's probability of churn for each row of ``X`` (one thread)."""
-    with warnings.catch_warnings(), threadpool_limits(N_THREADS):
+    """The fitted model's probability of churn for each row of ``X`` (one thread on small data)."""
+    threads = N_THREADS if len(X) < PARALLEL_SCORING_ROWS else {"blas": N_THREADS}  # OpenMP's threads free
+    with warnings.catch_warnings(), threadpool_limits(threads):
         warnings.simplefilter("ignore")
         return model.predict_proba(X)[:, 1]
 
