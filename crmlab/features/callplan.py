@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from crmlab.features.common import completed_visits, require
-from crmlab.features.panels import month_start
+from crmlab.features.panels import codes_in, month_start
 from crmlab.features.volumes import as_text, last_month, period_months
 
 #: Monthly visits per doctor, by grade.
@@ -103,15 +103,7 @@ def call_plan_compliance(visits: pd.DataFrame, reps: pd.DataFrame, doctor_grades
     plan = rep_months(reps, months).merge(counts, on="territory_id", how="inner")
     plan["planned"] = plan["doctors"] * plan["grade"].map({str(k): float(v) for k, v in quota.items()}).fillna(0.0)
 
-    seen = pd.DataFrame({"rep_id": as_text(completed["rep_id"]).to_numpy(),
-                         "doctor_id": as_text(completed["doctor_id"]).to_numpy(),
-                         "month": visit_month.to_numpy()})
-    seen = seen[seen["month"].isin(months)].merge(grades, on="doctor_id", how="inner")
-    # only visits to the rep's own territory count towards its plan
-    territory = pd.Series(as_text(reps["territory_id"]).to_numpy(), index=as_text(reps["rep_id"]).to_numpy())
-    seen = seen[seen["territory_id"].to_numpy() == seen["rep_id"].map(territory).to_numpy()]
-    actual = seen.groupby(["rep_id", "month", "grade"]).agg(
-        actual=("doctor_id", "size"), reached=("doctor_id", "nunique")).reset_index()
+    actual = _seen(completed, visit_month, months, grades, reps)
     out = plan.merge(actual, on=["rep_id", "month", "grade"], how="left")
     out[["actual", "reached"]] = out[["actual", "reached"]].fillna(0).astype(int)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -120,6 +112,46 @@ def call_plan_compliance(visits: pd.DataFrame, reps: pd.DataFrame, doctor_grades
     columns = ["rep_id", "manager_id", "territory_id", "month", "grade", "doctors", "planned", "actual",
                "compliance", "reached"]
     return out[columns].sort_values(["rep_id", "month", "grade"], kind="stable").reset_index(drop=True)
+
+
+def _seen(completed, visit_month, months, grades, reps) -> pd.DataFrame:
+    """Completed visits and doctors reached per rep, month and grade, in the rep's own territory.
+
+    By integer codes, not a Python string per visit: each visit's doctor and rep are
+    looked up in ``grades`` and ``reps`` (one row per doctor and per rep).
+    """
+    if not grades["doctor_id"].is_unique:
+        raise ValueError("call plan: the doctor grades list a doctor more than once")
+    doctor = codes_in(completed["doctor_id"], pd.Index(grades["doctor_id"]))
+    rep_ids = as_text(reps["rep_id"]).to_numpy()
+    rep = codes_in(completed["rep_id"], pd.Index(rep_ids))
+    own = _in_own_territory(completed, grades["doctor_id"], grades["territory_id"],
+                            pd.Series(as_text(reps["territory_id"]).to_numpy(), index=rep_ids))
+    grade, grade_names = pd.factorize(grades["grade"])
+    grade = np.append(grade, -1)[doctor]
+    keep = visit_month.isin(months).to_numpy() & own & (grade >= 0)
+    seen = pd.DataFrame({"rep": rep[keep], "month": visit_month.to_numpy()[keep], "grade": grade[keep],
+                         "doctor": doctor[keep]})
+    actual = seen.groupby(["rep", "month", "grade"]).agg(actual=("doctor", "size"),
+                                                          reached=("doctor", "nunique")).reset_index()
+    return pd.DataFrame({"rep_id": rep_ids[actual["rep"].to_numpy()], "month": actual["month"].to_numpy(),
+                         "grade": np.asarray(grade_names, dtype=object)[actual["grade"].to_numpy()],
+                         "actual": actual["actual"].to_numpy(), "reached": actual["reached"].to_numpy()})
+
+
+def _in_own_territory(visits, doctor_ids: pd.Series, doctor_territory: pd.Series,
+                      rep_territory: pd.Series) -> np.ndarray:
+    """Whether each visit's doctor (among ``doctor_ids``, one row each) is in its rep's territory.
+
+    Doctors and reps are looked up by integer codes; a missing territory matches nothing.
+    """
+    doctor = codes_in(visits["doctor_id"], pd.Index(doctor_ids))
+    rep = codes_in(visits["rep_id"], pd.Index(rep_territory.index))
+    territory = pd.Index(pd.unique(np.concatenate([doctor_territory.dropna().to_numpy(object),
+                                                   rep_territory.dropna().to_numpy(object)])))
+    of_doctor = np.append(territory.get_indexer(doctor_territory), -1)[doctor]
+    of_rep = np.append(territory.get_indexer(rep_territory), -2)[rep]
+    return (of_doctor >= 0) & (of_doctor == of_rep)
 
 
 def sfe_kpis(compliance: pd.DataFrame, quota: Mapping[str, float], *, by: str = "rep_id") -> pd.DataFrame:
@@ -222,15 +254,15 @@ def weekly_plan_vs_actual(visits: pd.DataFrame, compliance: pd.DataFrame,
     completed = completed_visits(visits)
     if doctor_grades is not None:
         target = doctor_grades[doctor_grades["grade"].isin(targets)]
-        territory_of = pd.Series(as_text(target["territory_id"]).to_numpy(), index=as_text(target["doctor_id"]).to_numpy())
         rep_territory = compliance.drop_duplicates("rep_id").set_index("rep_id")["territory_id"]
-        doctor_territory = as_text(completed["doctor_id"]).map(territory_of)
-        completed = completed[(doctor_territory.notna()
-                               & (doctor_territory.to_numpy() == as_text(completed["rep_id"]).map(rep_territory)
-                                  .to_numpy())).to_numpy()]
+        completed = completed[_in_own_territory(completed, as_text(target["doctor_id"]),
+                                                as_text(target["territory_id"]), rep_territory)]
     week = (completed["date"] - pd.to_timedelta(completed["date"].dt.weekday, unit="D")).dt.normalize()
-    actual = completed.assign(rep_id=as_text(completed["rep_id"]), week=week).groupby(["rep_id", "week"]).size()
-    actual = actual.rename("actual").reset_index()
+    rep, rep_ids = pd.factorize(completed["rep_id"])  # codes, not a Python string per visit
+    counted = pd.Series(1, index=pd.MultiIndex.from_arrays([rep, week.to_numpy()], names=["rep", "week"]))
+    actual = counted[rep >= 0].groupby(level=["rep", "week"]).size()
+    actual = pd.DataFrame({"rep_id": as_text(pd.Series(rep_ids)).to_numpy()[actual.index.get_level_values(0)],
+                           "week": actual.index.get_level_values(1), "actual": actual.to_numpy()})
     actual["month"] = month_start(actual["week"])
     actual = actual.merge(plan.reset_index(), on=["rep_id", "month"], how="inner")
     actual["planned"] = actual["planned"] * 7 / actual["month"].dt.days_in_month
@@ -273,16 +305,16 @@ def adoption_funnel(doctor_grades: pd.DataFrame, visits: pd.DataFrame, prescript
                            "territory_id": as_text(grades["territory_id"]).to_numpy()})
     seen = set(as_text(completed.loc[month_start(completed["date"]).isin(now), "doctor_id"]))
     doctor["reached"] = doctor["doctor_id"].isin(seen)
+    ids = pd.Index(doctor["doctor_id"].dropna().unique())
+    at = ids.get_indexer(doctor["doctor_id"])  # -1 (no ID): the 0 appended below
     rows = []
     for product in product_ids:
         d = doctor.copy()
         d["product_id"] = product
         if has_rx:
             rx = prescriptions[prescriptions["product_id"] == product]
-            recent = rx[rx["month"].isin(now)].groupby(as_text(rx["doctor_id"]))["trx"].sum()
-            earlier = rx[rx["month"].isin(before)].groupby(as_text(rx["doctor_id"]))["trx"].sum()
-            r = d["doctor_id"].map(recent).fillna(0.0)
-            e = d["doctor_id"].map(earlier).fillna(0.0)
+            r = np.append(_trx_by_doctor(rx, now, ids), 0.0)[at]
+            e = np.append(_trx_by_doctor(rx, before, ids), 0.0)[at]
             d["prescribing"] = d["reached"] & (r > 0)
             d["growing"] = d["prescribing"] & (r > e)
         else:
@@ -314,3 +346,11 @@ def quota_from_params(params: Mapping) -> dict[str, float]:
     {'A': 6.0, 'B': 2.0, 'C': 1.0, 'D': 0.0}
     """
     return {g: float(params.get(f"quota_{g.lower()}", q)) for g, q in DEFAULT_QUOTA.items()}
+
+
+def _trx_by_doctor(rx: pd.DataFrame, months: pd.DatetimeIndex, ids: pd.Index) -> np.ndarray:
+    """``trx`` over ``months`` per doctor of ``ids`` (unique), by integer codes."""
+    rows = rx[rx["month"].isin(months)]
+    codes = codes_in(rows["doctor_id"], ids)
+    known = codes >= 0
+    return rows["trx"][known].groupby(codes[known]).sum().reindex(range(len(ids)), fill_value=0.0).to_numpy()
