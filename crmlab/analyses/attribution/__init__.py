@@ -12,6 +12,9 @@ effects; both are reported. Events with an attendance list: one
 :func:`~crmlab.models.attribution.campaign_effect` (synthetic control). ROI per account
 and per event type. Doctor-level prescriptions when present, else account-level sales.
 
+In a refresh (``crmlab run all``) the result is kept for the call plan and the drivers,
+which build on its fits (:mod:`crmlab.analyses.shared`).
+
 This module holds the parameters, the result and :func:`run`; the shared tables and panels
 are in :mod:`.setting`, the visit lift in :mod:`.visits`, the event lift in :mod:`.events`.
 """
