@@ -376,19 +376,21 @@ def test_cli_run_returns_1_on_failure(cli_on_cases, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("user_value", [None, "65536"])
-def test_kernel_env_sets_the_cluster_and_the_allocator_and_restores_both(monkeypatch, user_value):
+def test_kernel_env_sets_the_cluster_and_the_allocators_and_restores_them(monkeypatch, user_value):
     monkeypatch.setenv(runner.CLUSTER_ENV, "tcp://before:8786")
-    if user_value is None:
-        monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
-    else:
-        monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", user_value)
+    for name in runner.KERNEL_MALLOC:
+        if user_value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, user_value)
 
     with runner._kernel_env(""):
         assert runner.CLUSTER_ENV not in os.environ
-        assert os.environ["MALLOC_MMAP_THRESHOLD_"] == (user_value or str(2 ** 20))
+        assert os.environ["MALLOC_MMAP_THRESHOLD_"] == (user_value or str(4 * 2 ** 20))
+        assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == (user_value or "system")
 
     assert os.environ[runner.CLUSTER_ENV] == "tcp://before:8786"
-    assert os.environ.get("MALLOC_MMAP_THRESHOLD_") == user_value
+    assert all(os.environ.get(name) == user_value for name in runner.KERNEL_MALLOC)
 
 
 def test_a_refresh_gives_its_kernels_a_shared_folder_and_removes_it(monkeypatch, tmp_path):

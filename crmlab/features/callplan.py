@@ -307,12 +307,15 @@ def adoption_funnel(doctor_grades: pd.DataFrame, visits: pd.DataFrame, prescript
     doctor["reached"] = doctor["doctor_id"].isin(seen)
     ids = pd.Index(doctor["doctor_id"].dropna().unique())
     at = ids.get_indexer(doctor["doctor_id"])  # -1 (no ID): the 0 appended below
+    if has_rx:  # the columns and months used only (not a copy of every column per product)
+        rx_all = prescriptions.loc[prescriptions["month"].isin(now.union(before)).to_numpy(),
+                                   ["doctor_id", "product_id", "month", "trx"]]
     rows = []
     for product in product_ids:
         d = doctor.copy()
         d["product_id"] = product
         if has_rx:
-            rx = prescriptions[prescriptions["product_id"] == product]
+            rx = rx_all[rx_all["product_id"] == product]
             r = np.append(_trx_by_doctor(rx, now, ids), 0.0)[at]
             e = np.append(_trx_by_doctor(rx, before, ids), 0.0)[at]
             d["prescribing"] = d["reached"] & (r > 0)

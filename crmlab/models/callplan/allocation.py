@@ -89,8 +89,10 @@ def allocate(amplitude, saturation, k: float, territory, capacity, *, min_visits
     doctor = idx // n_steps
     # forced steps first (ordered by the doctor's first-step return), then by marginal return
     key = np.where(forced.ravel()[idx], 1e12 + gain[doctor, 0], gain.ravel()[idx])
+    size = size.ravel()[idx]
+    del levels, value, gain, forced, worth  # doctors × steps each (national: 12M): freed before the scenarios
     order = np.lexsort((-key, territory[doctor]))
-    doctor, size = doctor[order], size.ravel()[idx[order]]
+    doctor, size = doctor[order], size[order]
     group = territory[doctor]
     cum = _cumsum_by_group(size, group)
     out = np.stack([np.round(np.bincount(doctor, weights=np.where(cum <= cap[group] + 1e-9, size, 0.0),
