@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 
@@ -49,6 +50,18 @@ def completed_visits(visits: pd.DataFrame) -> pd.DataFrame:
     status = visits["status"]  # compared as it is: no Python string per row of millions of visits
     done = status.isna().to_numpy() | (status == "completed").fillna(False).to_numpy(bool)
     return visits if done.all() else visits[done]
+
+
+def sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """The distinct ``keys``, sorted: by sorting, faster than numpy's hashing ``unique`` on millions.
+
+    Examples
+    --------
+    >>> sorted_unique(np.array([3, 1, 3, 2])).tolist()
+    [1, 2, 3]
+    """
+    keys = np.sort(keys)
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
 
 
 def require(table: pd.DataFrame | None, name: str, columns: Iterable[str], what: str) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from crmlab.features.common import completed_visits, ids_as_str, own_product_ids
+from crmlab.features.common import completed_visits, ids_as_str, own_product_ids, sorted_unique
 from crmlab.features.names import name_keys
 from crmlab.features.panels import codes_in
 
@@ -67,8 +67,8 @@ def visit_behaviour(visits: pd.DataFrame) -> pd.DataFrame:
                                                         pair % n_months + first)], dtype=object)
     pair_rank = np.argsort(np.argsort(pair_text, kind="stable"), kind="stable")
     doctor = doctor.astype(np.int64)
-    rep_months = _unique(doctor * len(pair) + pair_rank[pair_at])  # sorted by doctor, then text
-    visit_months = _unique(doctor * n_months + (month - first))
+    rep_months = sorted_unique(doctor * len(pair) + pair_rank[pair_at])  # sorted by doctor, then text
+    visit_months = sorted_unique(doctor * n_months + (month - first))
     by_text = pair_text[np.argsort(pair_rank)]
     return pd.DataFrame({
         "rep_months": _lists(by_text[rep_months % len(pair)], rep_months // len(pair), len(doctor_ids)),
@@ -77,12 +77,6 @@ def visit_behaviour(visits: pd.DataFrame) -> pd.DataFrame:
         "first_month": pd.Series(month).groupby(doctor).min().to_numpy(np.int32),
         "last_month": pd.Series(month).groupby(doctor).max().to_numpy(np.int32),
     }, index=pd.Index(np.asarray(doctor_ids, dtype=object), name="doctor_id"))
-
-
-def _unique(keys: np.ndarray) -> np.ndarray:
-    """The sorted distinct ``keys`` (by sorting: numpy's hashing ``unique`` is slower on millions)."""
-    keys = np.sort(keys)
-    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
 
 
 def _lists(values, owner: np.ndarray, n_owners: int) -> list[list]:

@@ -323,9 +323,10 @@ def _shared_results():
 #: the system when freed. By default the threshold grows with each large free (up to 32 MiB),
 #: and memory freed between steps stays with the process. Arrow (the dataset's strings)
 #: allocates from the same allocator, not its own pool, which kept what it freed. Measured on
-#: the national world, attribution in process: 6.41 GB at its peak with neither; 5.95 GB with
-#: both, in 108 s against 97-127 s (1 MiB: 5.87 GB but 123 s, more time zeroing fresh pages;
-#: 16 MiB: 6.36 GB). A value the user set is kept.
+#: the national world, attribution in process at its peak: 7.1 GB with the defaults; 6.41 GB
+#: with a 1 MiB threshold alone; with arrow on glibc 5.87 GB at 1 MiB (123 s), 5.95 GB at
+#: 4 MiB (108 s), 6.36 GB at 16 MiB (96 s): a lower threshold costs the kernel's time zeroing
+#: fresh pages. A value the user set is kept.
 KERNEL_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(4 * 2 ** 20), "ARROW_DEFAULT_MEMORY_POOL": "system"}
 
 

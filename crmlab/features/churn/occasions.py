@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from crmlab.features.churn.history import ChurnHistory, entity_codes
+from crmlab.features.common import sorted_unique
 
 #: Time units of the purchase-occasion models, in days; ``auto`` = the finest the data has.
 TIME_UNITS = {"day": 1.0, "week": 7.0, "month": 30.4375}
@@ -53,8 +54,7 @@ def rfm_at(history: ChurnHistory, as_of, *, time_unit: str = "month") -> pd.Data
     if time_unit != "day":  # one occasion per entity and period
         if len(days):  # distinct (entity, day) pairs as one integer each (not numpy's slow row-wise unique)
             low, span = days.min(), days.max() - days.min() + 1
-            pairs = np.sort(codes.astype(np.int64) * span + (days - low))
-            pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+            pairs = sorted_unique(codes.astype(np.int64) * span + (days - low))
             codes, days = pairs // span, pairs % span + low
     n = len(history.entity_ids)
     count = np.bincount(codes, minlength=n).astype(float)

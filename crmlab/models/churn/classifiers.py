@@ -125,12 +125,10 @@ def make_model(name: str, seed: int = 0):
 # histograms are built feature-parallel, so the thread count does not change results).
 N_THREADS = 1
 #: Rows from which scoring uses OpenMP's default threads (every core, or ``OMP_NUM_THREADS``;
-#: BLAS keeps one):
-#: each row is scored on its own, so the scores do not depend on the threads, and on a large
-#: population the threads' waits are small beside their work (national scale: 22 occlusion
-#: passes over 150,000 doctors, 16 s per 900,000 rows on one core, 8 s on two). Fitting keeps
-#: one thread: its sums of gradients are split by thread, so their last digits would depend
-#: on the machine.
+#: BLAS keeps one). Each row is scored on its own, so the scores do not depend on the threads,
+#: and on a large population the threads' waits are small beside their work (national scale:
+#: 22 occlusion passes over 150,000 doctors, 16 s per 900,000 rows on one core, 8 s on two).
+#: Fitting keeps one thread, as above.
 PARALLEL_SCORING_ROWS = 100_000
 
 
