@@ -125,8 +125,7 @@ def _seen(completed, visit_month, months, grades, reps) -> pd.DataFrame:
     doctor = codes_in(completed["doctor_id"], pd.Index(grades["doctor_id"]))
     rep_ids = as_text(reps["rep_id"]).to_numpy()
     rep = codes_in(completed["rep_id"], pd.Index(rep_ids))
-    own = _in_own_territory(completed, grades["doctor_id"], grades["territory_id"],
-                            pd.Series(as_text(reps["territory_id"]).to_numpy(), index=rep_ids))
+    own = _in_own_territory(doctor, rep, grades["territory_id"], as_text(reps["territory_id"]))
     grade, grade_names = pd.factorize(grades["grade"])
     grade = np.append(grade, -1)[doctor]
     keep = visit_month.isin(months).to_numpy() & own & (grade >= 0)
@@ -139,14 +138,13 @@ def _seen(completed, visit_month, months, grades, reps) -> pd.DataFrame:
                          "actual": actual["actual"].to_numpy(), "reached": actual["reached"].to_numpy()})
 
 
-def _in_own_territory(visits, doctor_ids: pd.Series, doctor_territory: pd.Series,
+def _in_own_territory(doctor: np.ndarray, rep: np.ndarray, doctor_territory: pd.Series,
                       rep_territory: pd.Series) -> np.ndarray:
-    """Whether each visit's doctor (among ``doctor_ids``, one row each) is in its rep's territory.
+    """Whether each visit's doctor is in its rep's territory.
 
-    Doctors and reps are looked up by integer codes; a missing territory matches nothing.
+    ``doctor`` and ``rep`` are each visit's row in ``doctor_territory`` and ``rep_territory``
+    (-1: not there); a missing territory matches nothing.
     """
-    doctor = codes_in(visits["doctor_id"], pd.Index(doctor_ids))
-    rep = codes_in(visits["rep_id"], pd.Index(rep_territory.index))
     territory = pd.Index(pd.unique(np.concatenate([doctor_territory.dropna().to_numpy(object),
                                                    rep_territory.dropna().to_numpy(object)])))
     of_doctor = np.append(territory.get_indexer(doctor_territory), -1)[doctor]
@@ -255,8 +253,9 @@ def weekly_plan_vs_actual(visits: pd.DataFrame, compliance: pd.DataFrame,
     if doctor_grades is not None:
         target = doctor_grades[doctor_grades["grade"].isin(targets)]
         rep_territory = compliance.drop_duplicates("rep_id").set_index("rep_id")["territory_id"]
-        completed = completed[_in_own_territory(completed, as_text(target["doctor_id"]),
-                                                as_text(target["territory_id"]), rep_territory)]
+        doctor = codes_in(completed["doctor_id"], pd.Index(as_text(target["doctor_id"])))
+        rep = codes_in(completed["rep_id"], rep_territory.index)
+        completed = completed[_in_own_territory(doctor, rep, as_text(target["territory_id"]), rep_territory)]
     week = (completed["date"] - pd.to_timedelta(completed["date"].dt.weekday, unit="D")).dt.normalize()
     rep, rep_ids = pd.factorize(completed["rep_id"])  # codes, not a Python string per visit
     counted = pd.Series(1, index=pd.MultiIndex.from_arrays([rep, week.to_numpy()], names=["rep", "week"]))
