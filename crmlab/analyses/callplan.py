@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from crmlab.analyses.attribution import AttributionParams
+from crmlab.analyses.attribution.designs import visit_designs
 from crmlab.analyses.base import (AnalysisResult, ParameterError, Params, check_params, contract_tables, load_data,
                                   param)
-from crmlab.analyses.shared import find
 from crmlab.config import load_params, resolve_path
 from crmlab.features.attribution import analysed_product, detailing_by_channel, outcome_panel, unit_size
 from crmlab.features.callplan import quota_from_params
@@ -38,7 +38,6 @@ from crmlab.features.indicators import doctor_indicators
 from crmlab.features.panels import month_range, month_start
 from crmlab.io import Dataset
 from crmlab.models.attribution import VisitLift
-from crmlab.models.attribution.capacity_design import WARNING_NOTE, fit_capacity_design
 from crmlab.models.attribution.visits import CHANNEL_GROUPS
 from crmlab.models.callplan import (HeterogeneousVisitResponse, allocate, doctor_intervals, draw_totals,
                                     saturating_value)
@@ -294,25 +293,6 @@ def _effective_per_visit(counts: pd.DataFrame, weights: dict, frame: pd.DataFram
 
 
 # ---------------------------------------------------------------------------- run
-def _visit_designs(data, tables, months, panel, counts, product_id, notes, p):
-    """Attribution's fixed-effects and capacity-shock IV designs of the product, and why the IV is missing.
-
-    In a refresh whose attribution fitted them with the same settings (crmlab.analyses.shared),
-    its fits; else fitted here. The IV is fitted only with ``correct_for_chasing``.
-    """
-    attr = find("attribution", data, AttributionParams(product_id=p.product_id, seed=p.seed, max_units=p.max_units,
-                                                       alpha=p.alpha, n_bins=p.n_bins))
-    if attr is not None and attr.product_id == product_id and attr.visit_model is not None:
-        notes += [n for n in attr.notes if n.startswith(WARNING_NOTE)] if p.correct_for_chasing else []
-        return attr.visit_model, attr.iv_model, attr.visit_iv_skipped
-    lift = VisitLift(max_units=p.max_units, random_state=p.seed, alpha=p.alpha).fit(panel, counts)
-    if not p.correct_for_chasing:
-        return lift, None, None
-    iv, skipped = fit_capacity_design(tables, months, panel, counts, lift, notes, doctor_level=True, y="trx",
-                                      alpha=p.alpha, max_units=p.max_units, seed=p.seed)
-    return lift, iv, skipped
-
-
 def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResult:
     """Recommend visits a month per doctor within each territory's capacity.
 
@@ -345,7 +325,10 @@ def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResu
     counts = detailing_by_channel(tables["visits"], tables["doctors"], months, product_id)
     notes = []
     scale, scale_reason = 1.0, "fixed effects (no IV correction asked)"
-    lift, iv, skipped = _visit_designs(data, tables, months, panel, counts, product_id, notes, p)
+    attribution = AttributionParams(product_id=p.product_id, seed=p.seed, max_units=p.max_units, alpha=p.alpha,
+                                    n_bins=p.n_bins)
+    lift, iv, skipped = visit_designs(data, tables, months, panel, counts, product_id, notes, attribution,
+                                      with_iv=p.correct_for_chasing)
     if p.correct_for_chasing:
         fe = lift.results_.effect("per_visit_long_run")["estimate"]
         if iv is not None and iv.results_.design == "iv" and fe > 0:
