@@ -63,8 +63,9 @@ def main() -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     # one refresh: the analyses share results (crmlab.analyses.shared), as in `crmlab run all`
-    shared = None if env.get("CRMLAB_SHARED") else tempfile.mkdtemp(prefix="crmlab-shared-")
-    env.setdefault("CRMLAB_SHARED", shared)
+    shared = None
+    if not env.get("CRMLAB_SHARED", "").strip():
+        env["CRMLAB_SHARED"] = shared = tempfile.mkdtemp(prefix="crmlab-shared-")
     if args.cold:
         env["CRMLAB_CACHE"] = tempfile.mkdtemp(prefix="crmlab-cache-")
     print(f"full refresh of {args.data} ({os.cpu_count()} cores), reports in {out_dir}")
