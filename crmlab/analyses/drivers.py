@@ -412,20 +412,28 @@ def _aggregate(split, units, tables, products, months, current, before, outcome,
     terr["total"] = terr["change"] + terr["other"] + terr["channel_stock"]
     region = terr.groupby(terr_region).sum()
     national = terr.sum().to_frame("").T
-    out = []
-    for level, table in (("national", national), ("region", region), ("territory", terr)):
-        for unit_id, row in table.iterrows():
-            estimated_low = sum(row[f"{d}_lower"] - row[d] for d in ESTIMATED)
-            estimated_high = sum(row[f"{d}_upper"] - row[d] for d in ESTIMATED)
-            for driver in (*DRIVERS, "total"):
-                value = float(row[driver])
-                low = high = value
-                if driver in ESTIMATED:
-                    low, high = float(row[f"{driver}_lower"]), float(row[f"{driver}_upper"])
-                elif driver == "existing_prescribers":
-                    low, high = value - estimated_high, value - estimated_low
-                out.append((level, str(unit_id), driver, value, low, high))
-    return pd.DataFrame(out, columns=["level", "unit_id", "driver", "change", "lower", "upper"])
+    return pd.concat([_long(level, table) for level, table in
+                      (("national", national), ("region", region), ("territory", terr))], ignore_index=True)
+
+
+def _long(level: str, table: pd.DataFrame) -> pd.DataFrame:
+    """One row per unit (``table``'s index) and driver: the change and its interval."""
+    drivers = [*DRIVERS, "total"]
+    change = table[drivers].to_numpy(float)
+    lower, upper = change.copy(), change.copy()
+    estimated_low = estimated_high = 0.0
+    for d in ESTIMATED:
+        estimated_low = estimated_low + (table[f"{d}_lower"].to_numpy(float) - table[d].to_numpy(float))
+        estimated_high = estimated_high + (table[f"{d}_upper"].to_numpy(float) - table[d].to_numpy(float))
+    for j, driver in enumerate(drivers):
+        if driver in ESTIMATED:
+            lower[:, j], upper[:, j] = table[f"{driver}_lower"], table[f"{driver}_upper"]
+        elif driver == "existing_prescribers":
+            lower[:, j], upper[:, j] = change[:, j] - estimated_high, change[:, j] - estimated_low
+    units = np.asarray([str(u) for u in table.index], dtype=object)
+    return pd.DataFrame({"level": level, "unit_id": np.repeat(units, len(drivers)),
+                         "driver": np.tile(np.asarray(drivers, dtype=object), len(table)),
+                         "change": change.ravel(), "lower": lower.ravel(), "upper": upper.ravel()})
 
 
 def _territories(tables) -> list[str]:

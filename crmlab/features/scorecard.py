@@ -59,18 +59,20 @@ def scorecard(tables, units, grids, own, months, current, before, doctor_level) 
             met = met.groupby(terr_of_unit).sum()
         else:
             q = met = pd.Series(dtype=float)
-        by_territory = dict(tuple(vm.groupby("territory_id", sort=False)))  # one pass, not one per territory
+        by_territory, by_rep = _visit_stats(vm, ["territory_id"]), _visit_stats(vm, ["territory_id", "rep_id"])
+        reps_of = {}
+        for territory, rep in sorted(by_rep):
+            reps_of.setdefault(territory, []).append(rep)
         for territory in sorted(units_now.index):
-            tv = by_territory.get(territory, vm.iloc[:0])
-            by_rep = dict(tuple(tv.groupby("rep_id", sort=False)))
-            rep_ids = sorted(by_rep) or _rep_in(reps, territory, month)
+            tv = by_territory.get(territory, NO_VISITS)
+            rep_ids = reps_of.get(territory) or _rep_in(reps, territory, month)
             rows.append(_score_row("territory", territory, territory, month, tv, q.get(territory, np.nan),
                                    met.get(territory, np.nan), events.get((territory, month), 0),
                                    units_now[territory], units_then.get(territory, 0.0)))
             for rep in rep_ids:
-                rv = by_rep.get(rep, tv.iloc[:0])
+                rv = by_rep.get((territory, rep), NO_VISITS)
                 rows.append(_score_row("rep", rep, territory, month, rv, q.get(territory, np.nan),
-                                       met.get(territory, np.nan) * (len(rv) / max(len(tv), 1)),
+                                       met.get(territory, np.nan) * (rv[0] / max(tv[0], 1)),
                                        events.get((territory, month), 0), units_now[territory],
                                        units_then.get(territory, 0.0)))
     card = pd.DataFrame(rows)
@@ -101,13 +103,26 @@ def _attendance_by_territory_month(tables, account_terr) -> dict:
     return joined.groupby(["territory_id", "month"]).size().to_dict()
 
 
-def _score_row(level, unit_id, territory, month, v, quota, met, events, units_now, units_then) -> dict:
-    n = len(v)
-    reach = v["doctor_id"].nunique() if n else 0
+#: (visits, doctors reached, visits to A/B prescribers) of a territory or rep without visits.
+NO_VISITS = (0, 0, 0)
+
+
+def _visit_stats(visits: pd.DataFrame, keys: list[str]) -> dict:
+    """(visits, doctors reached, visits to A/B prescribers) per value of ``keys``, in one pass."""
+    if not len(visits):
+        return {}
+    by = [visits[k] for k in keys]
+    stats = pd.DataFrame({"n": visits.groupby(by).size(), "reach": visits["doctor_id"].groupby(by).nunique(),
+                          "ab": visits["grade"].isin(["A", "B"]).groupby(by).sum()})
+    return dict(zip(stats.index, zip(*(stats[c].tolist() for c in stats))))
+
+
+def _score_row(level, unit_id, territory, month, visits, quota, met, events, units_now, units_then) -> dict:
+    n, reach, ab = visits
     return {"level": level, "unit_id": unit_id, "territory_id": territory, "month": f"{month:%Y-%m}",
             "visits": n, "reach": reach, "frequency": n / reach if reach else np.nan,
             "plan_compliance": met / quota if quota and np.isfinite(quota) and quota > 0 else np.nan,
-            "ab_share": float(v["grade"].isin(["A", "B"]).mean()) if n else np.nan,
+            "ab_share": ab / n if n else np.nan,
             "events": int(events), "units": float(units_now),
             "growth": units_now / units_then - 1 if units_then > 0 else np.nan}
 
