@@ -19,8 +19,8 @@ from crmlab.features.attribution import active_spell, detailing_by_channel, leve
 from crmlab.features.panels import doctor_month_panel
 from crmlab.models.attribution import (EstimationWarning, EventStudy, SyntheticControl, VisitLift, linear_lags_fe,
                                        naive_pooled_slope)
-from crmlab.models.attribution.events import sample_units
-from crmlab.models.attribution.inference import checked_pinv
+from crmlab.models.attribution.events import fixed_effects, sample_units
+from crmlab.models.attribution.inference import FIXEF_TOL, checked_pinv
 from crmlab.models.uncertainty import ESTIMATE_COLUMNS, z_value
 from crmlab.simulate import simulate
 
@@ -156,3 +156,19 @@ def test_event_study_on_a_panel_built_for_its_sample_equals_the_sampled_study():
         panel[panel["doctor_id"].isin(sample)], first, population=60).results_
     pd.testing.assert_frame_equal(own.coefficients, sampled.coefficients, check_exact=True)
     assert own.method == sampled.method and "sample of 30 of 60 units" in own.method
+
+
+def test_fixed_effects_equal_pyfixest_fixef():
+    """The event study's stage-one fixed effects are pyfixest's ``fixef`` values, without its model matrices."""
+    import pyfixest as pf
+
+    rng = np.random.default_rng(2)
+    n = 3000
+    data = pd.DataFrame({"unit": rng.choice([f"D{i}" for i in range(150)], n),
+                         "month_bin": rng.choice([f"{t}_{b}" for t in range(12) for b in range(3)], n),
+                         "x1": rng.normal(size=n), "x2": rng.normal(size=n)})
+    data["y"] = 2 * data["x1"] - data["x2"] + data["unit"].str[1:].astype(int) / 50 + rng.normal(size=n)
+    fit = pf.feols("y ~ x1 + x2 | unit + month_bin", data=data, fixef_tol=FIXEF_TOL)
+    unit_fe, month_fe = fixed_effects(fit, ("unit", "month_bin"))
+    expected = fit.fixef(atol=FIXEF_TOL, btol=FIXEF_TOL)
+    assert unit_fe.to_dict() == expected["C(unit)"] and month_fe.to_dict() == expected["C(month_bin)"]

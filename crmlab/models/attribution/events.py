@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import csc_matrix
+from scipy.sparse.linalg import lsqr
 
 from crmlab.features.common import ids_as_str
 from crmlab.models.attribution.inference import FIXEF_TOL, finite_errors
@@ -168,10 +170,8 @@ class EventStudy:
             stage1 = pf.feols(f"y ~ {slopes} | unit + month_bin", data=untreated_rows(data), fixef_tol=FIXEF_TOL,
                               copy_data=False)
             slope = {int(str(k).split("_")[1]): v for k, v in stage1.coef().items()}
-            fe = stage1.fixef(atol=FIXEF_TOL, btol=FIXEF_TOL)
+            unit_fe, month_fe = fixed_effects(stage1, ("unit", "month_bin"))
             del stage1
-            unit_fe = pd.Series(fe["C(unit)"]).rename(index=str)
-            month_fe = pd.Series(fe["C(month_bin)"]).rename(index=str)
             intercept = 0.0
             treated = data[data["rel"] != -999].copy()
             treated["tau"] = (treated["y"] - intercept - treated["unit"].map(unit_fe).to_numpy()
@@ -259,6 +259,36 @@ class EventStudy:
             per_attendee_total=interval(total_est, total_se, self.alpha), effect_months=n_effect,
             pretrend_p_value=p_value, attendees=int(treated_units), method=method)
         return self
+
+
+def fixed_effects(fit, names: tuple[str, ...]) -> list[pd.Series]:
+    """The fitted fixed effects of a pyfixest ``y ~ x | a + b`` fit, one Series per name.
+
+    The values of ``fit.fixef(atol=FIXEF_TOL, btol=FIXEF_TOL)``: the same sparse dummies
+    (every level of the first effect, the others without their first level) and the same
+    ``lsqr``, without formulaic's model matrices, which took most of its time at national
+    scale. Reads the fit's data, coefficient names and estimates (pyfixest is pinned).
+    """
+    data = fit._data
+    residual = data[fit._depvar].to_numpy(np.float64) - np.asfortranarray(
+        data[fit._coefnames].to_numpy(np.float64)) @ fit._beta_hat
+    indices, indptr, levels = [], [0], []
+    for k, name in enumerate(names):
+        values = pd.Categorical(data[name].astype(str))
+        codes, kept = values.codes.astype(np.int64), list(values.categories)
+        rows = np.arange(len(codes))
+        if k:  # reduced rank: the first level is the reference
+            rows, codes, kept = rows[codes > 0], codes[codes > 0] - 1, kept[1:]
+        indices.append(rows[np.argsort(codes, kind="stable")])
+        indptr.extend(indptr[-1] + np.cumsum(np.bincount(codes, minlength=len(kept))))
+        levels.append(kept)
+    indices = np.concatenate(indices).astype(np.int32)
+    dummies = csc_matrix((np.ones(len(indices)), indices, np.asarray(indptr, dtype=np.int32)),
+                         shape=(len(data), len(indptr) - 1))
+    alpha = lsqr(dummies, residual, atol=FIXEF_TOL, btol=FIXEF_TOL)[0]
+    bounds = np.cumsum([0, *map(len, levels)])
+    return [pd.Series(alpha[a:b], index=pd.Index(kept, dtype=object)) for a, b, kept in
+            zip(bounds[:-1], bounds[1:], levels)]
 
 
 def untreated_rows(data: pd.DataFrame) -> pd.DataFrame:
