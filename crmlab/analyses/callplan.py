@@ -228,7 +228,7 @@ def _doctor_frame(tables: dict, panel: pd.DataFrame, months: pd.DatetimeIndex, p
     frame["segment"] = [f"Q{q} {s}" for q, s in zip(quintile, frame["specialty"])]
     frame["potential_quintile"] = [f"Q{q}" for q in quintile]
     # the current plan: completed visits a month (any product) over the last capacity_months
-    visits = completed_visits(tables["visits"])
+    visits = completed_visits(tables["visits"], ["doctor_id", "date"])
     recent_months = months[-params.capacity_months:]
     vm = month_start(visits["date"])
     window = visits[(vm >= recent_months[0]) & (vm <= recent_months[-1])]

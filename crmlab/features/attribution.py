@@ -30,7 +30,7 @@ def most_detailed_product(visits: pd.DataFrame, products: pd.DataFrame) -> str |
     """
     if not len(visits) or "product_id" not in visits:
         return None
-    named = ids_as_str(completed_visits(visits)["product_id"]).dropna()
+    named = ids_as_str(completed_visits(visits, ["product_id"])["product_id"]).dropna()
     named = named[named != ""]
     own = own_product_ids(products)
     if own is not None:

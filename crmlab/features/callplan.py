@@ -90,7 +90,7 @@ def call_plan_compliance(visits: pd.DataFrame, reps: pd.DataFrame, doctor_grades
     """
     require(visits, "visits", ["date", "rep_id", "doctor_id"], "call plan")
     require(doctor_grades, "doctor grades", ["doctor_id", "territory_id", "grade"], "call plan")
-    completed = completed_visits(visits)
+    completed = completed_visits(visits, ["doctor_id", "rep_id", "date"])
     visit_month = month_start(completed["date"])
     if months is None:
         if not len(completed):
@@ -216,7 +216,7 @@ def unseen_doctors(visits: pd.DataFrame, doctor_grades: pd.DataFrame, *, weeks: 
     >>> unseen_doctors(v, g, weeks=4)[["doctor_id", "weeks_since"]].to_dict("records")
     [{'doctor_id': 'D1', 'weeks_since': 8.4}]
     """
-    completed = completed_visits(visits)
+    completed = completed_visits(visits, ["doctor_id", "date"])
     as_of = pd.Timestamp(completed["date"].max() if as_of is None else as_of)
     last = completed[completed["date"] <= as_of].groupby(as_text(completed["doctor_id"]))["date"].max()
     target = doctor_grades[doctor_grades["grade"].isin(list(grades))].copy()
@@ -249,7 +249,7 @@ def weekly_plan_vs_actual(visits: pd.DataFrame, compliance: pd.DataFrame,
     """
     targets = [str(g) for g, q in quota.items() if q > 0]
     plan = compliance[compliance["grade"].isin(targets)].groupby(["rep_id", "month"])["planned"].sum()
-    completed = completed_visits(visits)
+    completed = completed_visits(visits, ["doctor_id", "rep_id", "date"])
     if doctor_grades is not None:
         target = doctor_grades[doctor_grades["grade"].isin(targets)]
         rep_territory = compliance.drop_duplicates("rep_id").set_index("rep_id")["territory_id"]
@@ -291,7 +291,7 @@ def adoption_funnel(doctor_grades: pd.DataFrame, visits: pd.DataFrame, prescript
     ...     ["targets", "reached", "prescribing", "growing"]].values.tolist()
     [[2, 1, 1, 1]]
     """
-    completed = completed_visits(visits)
+    completed = completed_visits(visits, ["doctor_id", "date"])
     anchors = [month_start(completed["date"])]
     has_rx = prescriptions is not None and len(prescriptions)
     if has_rx:

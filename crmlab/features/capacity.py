@@ -159,7 +159,7 @@ def capacity_instruments(doctors: pd.DataFrame, accounts: pd.DataFrame, reps: pd
     territories = pd.Index(capacity["territory_id"].unique())
     t_code = territories.get_indexer(territory)
 
-    done = completed_visits(visits)
+    done = completed_visits(visits, ["doctor_id", "rep_id", "date"])
     # arrow's hash join and a binary search of the months: 7.9M visits at national scale
     d_code = codes_in(ids_as_str(done["doctor_id"]), ids).astype(np.int64)
     m_code = codes_in(month_start(pd.to_datetime(done["date"])), months).astype(np.int64)

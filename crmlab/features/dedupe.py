@@ -53,7 +53,7 @@ def visit_behaviour(visits: pd.DataFrame) -> pd.DataFrame:
     >>> int(visit_behaviour(visits).loc["D1", "last_month"] - visit_behaviour(visits).loc["D1", "first_month"])
     2
     """
-    done = completed_visits(visits)
+    done = completed_visits(visits, ["doctor_id", "rep_id", "date"])
     done = done[done["doctor_id"].notna().to_numpy() & done["date"].notna().to_numpy()]
     month = _month_index(done["date"]).astype(np.int64)
     # integer codes, not a Python string per visit: doctors in sorted order, reps as found
@@ -142,7 +142,7 @@ def doctor_activity(doctors: pd.DataFrame, visits: pd.DataFrame,
     ids = pd.Index(doctors["doctor_id"].astype(str), name="id")
     own = own_product_ids(products)
     rx = prescriptions if own is None else prescriptions[prescriptions["product_id"].isin(own)]
-    return pd.DataFrame({"visits": _per_id(completed_visits(visits)["doctor_id"], ids).astype(np.int64),
+    return pd.DataFrame({"visits": _per_id(completed_visits(visits, ["doctor_id"])["doctor_id"], ids).astype(np.int64),
                          "volume": _per_id(rx["doctor_id"], ids, rx["trx"])}, index=ids)
 
 
@@ -150,7 +150,7 @@ def account_activity(accounts: pd.DataFrame, doctors: pd.DataFrame, visits: pd.D
                      sales: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
     """Completed visits to its doctors and own-product sell-out units (``volume``) per account."""
     ids = pd.Index(accounts["account_id"].astype(str), name="id")
-    per_doctor = _per_id(completed_visits(visits)["doctor_id"], pd.Index(doctors["doctor_id"].astype(str)))
+    per_doctor = _per_id(completed_visits(visits, ["doctor_id"])["doctor_id"], pd.Index(doctors["doctor_id"].astype(str)))
     own = own_product_ids(products)
     sold = sales if own is None else sales[sales["product_id"].isin(own)]
     return pd.DataFrame({"visits": _per_id(doctors["account_id"], ids, per_doctor).astype(np.int64),

@@ -65,7 +65,7 @@ def explorer_tables(indicators: pd.DataFrame, visits: pd.DataFrame, reps: pd.Dat
     segment_table = grade_table(view, by="segment").reset_index().rename(columns={"index": "segment"})
 
     columns = ["rep_id", "target_doctors", "planned", "actual", "compliance", "reach", "a_coverage"]
-    if visits is None or reps is None or not len(reps) or not len(completed_visits(visits)):
+    if visits is None or reps is None or not len(reps) or not len(completed_visits(visits, [])):
         # no field-force data (e.g. doctor profiles without a CRM): grades only
         kpis = pd.DataFrame(columns=columns)
     else:
