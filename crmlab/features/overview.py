@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from crmlab.features import account_month_panel, month_start
+from crmlab.features.common import completed_visits
 from crmlab.io import TABLES
 
 DATE_COLUMNS = {"visits": "date", "sales": "date", "shipments": "date", "inventory": "date",
@@ -43,7 +44,7 @@ def visits_per_rep_month(visits: pd.DataFrame) -> pd.DataFrame:
     Returns one row per month: ``reps`` (reps with at least one visit), ``visits``,
     and ``mean``, ``min``, ``median``, ``max`` visits per active rep.
     """
-    completed = visits[visits["status"].fillna("completed") == "completed"]
+    completed = completed_visits(visits, ["date", "rep_id"])
     per_rep = completed.groupby([month_start(completed["date"]).rename("month"), "rep_id"],
                                 observed=True).size()
     by_month = per_rep.groupby(level="month")

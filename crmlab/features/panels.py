@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from crmlab.features.common import own_product_ids
+from crmlab.features.common import completed_visits, own_product_ids
 
 CHANNELS = ("face_to_face", "remote", "phone", "email", "messaging", "other")
 
@@ -183,8 +183,7 @@ def doctor_month_panel(doctors: pd.DataFrame, visits: pd.DataFrame, prescription
     products_kept = own_product_ids(products, product_ids)
     if prescriptions is not None and products_kept is not None:
         prescriptions = prescriptions[prescriptions["product_id"].isin(products_kept)]
-    completed = visits[visits.get("status", pd.Series("completed", index=visits.index))
-                       .fillna("completed") == "completed"]
+    completed = completed_visits(visits, ["date", "doctor_id", "channel", "product_id"])
     visit_month = month_start(completed["date"])
     if months is None:
         months = month_range(visit_month, None if prescriptions is None else prescriptions["month"])
@@ -249,8 +248,7 @@ def account_month_panel(accounts: pd.DataFrame, sales: pd.DataFrame | None = Non
         prescriptions = prescriptions[prescriptions["product_id"].isin(products_kept)]
     has_visits = visits is not None and doctors is not None and len(visits) > 0
     if has_visits:
-        visits = visits[visits.get("status", pd.Series("completed", index=visits.index))
-                        .fillna("completed") == "completed"]
+        visits = completed_visits(visits, ["doctor_id", "date"])
     if months is None:
         months = month_range(None if sales is None else sales["date"],
                              None if prescriptions is None else prescriptions["month"],
