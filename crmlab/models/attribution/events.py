@@ -12,6 +12,7 @@ pre-trend test regresses untreated rows on lead dummies with the same fixed effe
 
 from __future__ import annotations
 
+import gc
 import warnings
 from dataclasses import dataclass
 
@@ -172,6 +173,7 @@ class EventStudy:
             slope = {int(str(k).split("_")[1]): v for k, v in stage1.coef().items()}
             unit_fe, month_fe = fixed_effects(stage1, ("unit", "month_bin"))
             del stage1
+            gc.collect()  # a pyfixest fit is a reference cycle: free its copies of the design now
             intercept = 0.0
             treated = data[data["rel"] != -999].copy()
             treated["tau"] = (treated["y"] - intercept - treated["unit"].map(unit_fe).to_numpy()
@@ -214,6 +216,8 @@ class EventStudy:
                 warnings.simplefilter("ignore")
                 wald = lead_fit.wald_test(R=np.eye(len(is_lead))[is_lead], distribution="chi2")
             p_value = float(wald["pvalue"])
+            del lead_fit
+            gc.collect()
         table = pd.DataFrame(rows)
         table = pd.concat([table, pd.DataFrame({"months_after": [-1], "estimate": [0.0], "std_error": [0.0]})])
         table = table.sort_values("months_after").reset_index(drop=True)
