@@ -29,6 +29,7 @@ class Setting:
     size_bin: np.ndarray
     size: np.ndarray
     panels: dict = dataclasses.field(default_factory=dict)
+    sample: tuple | None = None  # (doctor IDs, their doctors, visits and prescriptions)
 
     @property
     def unit(self) -> str:
@@ -44,27 +45,35 @@ class Setting:
     def panel(self, product_id: str, doctor_ids: np.ndarray | None = None) -> pd.DataFrame:
         """The outcome panel of a product, built once (the visit lift and event types share it).
 
-        With ``doctor_ids`` (a sample, doctor level), only their rows, built for them alone and
-        not kept.
+        With ``doctor_ids`` (a sample, doctor level), only their rows, built from their
+        visits and prescriptions alone (a tenth of the rows to scan at national scale);
+        the event studies share the sample, so its rows are selected once.
         """
+        key = product_id
         if doctor_ids is not None:
-            keep = _of_doctors(self.tables["doctors"], doctor_ids)
-            rows = np.repeat(keep, len(self.months))
-            # the sample's visits and prescriptions only: a tenth of the rows to scan at national scale
-            sampled = {name: self.tables[name][_of_doctors(self.tables[name], doctor_ids)]
-                       for name in ("doctors", "visits", "prescriptions")}
-            return outcome_panel({**self.tables, **sampled}, product_id, self.months,
-                                 doctor_level=True, size_bin=self.size_bin[rows], size=self.size[rows])
-        if product_id not in self.panels:
-            self.panels[product_id] = outcome_panel(self.tables, product_id, self.months,
-                                                    doctor_level=self.doctor_level,
-                                                    size_bin=self.size_bin, size=self.size)
-        return self.panels[product_id]
+            key = (product_id, "sample")
+            if self.sample is None or not np.array_equal(self.sample[0], doctor_ids):
+                self.keep_panels(p for p in self.panels if not isinstance(p, tuple))
+                self.sample = (doctor_ids, {name: self.tables[name][_of_doctors(self.tables[name], doctor_ids)]
+                                            for name in ("doctors", "visits", "prescriptions")})
+        if key not in self.panels:
+            tables, size_bin, size = self.tables, self.size_bin, self.size
+            if doctor_ids is not None:
+                rows = np.repeat(_of_doctors(self.tables["doctors"], doctor_ids), len(self.months))
+                tables, size_bin, size = {**self.tables, **self.sample[1]}, size_bin[rows], size[rows]
+            self.panels[key] = outcome_panel(tables, product_id, self.months, doctor_level=self.doctor_level,
+                                             size_bin=size_bin, size=size)
+        return self.panels[key]
 
-    def keep_panels(self, product_ids) -> None:
-        """Free the outcome panels of every other product (7.2M rows each at national scale)."""
-        for product_id in set(self.panels) - set(product_ids):
-            del self.panels[product_id]
+    def keep_panels(self, keys) -> None:
+        """Free the outcome panels of every other product (7.2M rows each at national scale).
+
+        ``keys`` are products, or ``(product, "sample")`` for a sample's panel.
+        """
+        keys = set(keys)
+        for key in set(self.panels) - keys:
+            if not (isinstance(key, tuple) and key[0] in keys):
+                del self.panels[key]
 
 
 def setting_of(tables: dict, params: AttributionParams) -> Setting:
