@@ -150,7 +150,8 @@ def account_activity(accounts: pd.DataFrame, doctors: pd.DataFrame, visits: pd.D
                      sales: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
     """Completed visits to its doctors and own-product sell-out units (``volume``) per account."""
     ids = pd.Index(accounts["account_id"].astype(str), name="id")
-    per_doctor = _per_id(completed_visits(visits, ["doctor_id"])["doctor_id"], pd.Index(doctors["doctor_id"].astype(str)))
+    per_doctor = _per_id(completed_visits(visits, ["doctor_id"])["doctor_id"],
+                         pd.Index(doctors["doctor_id"].astype(str)))
     own = own_product_ids(products)
     sold = sales if own is None else sales[sales["product_id"].isin(own)]
     return pd.DataFrame({"visits": _per_id(doctors["account_id"], ids, per_doctor).astype(np.int64),

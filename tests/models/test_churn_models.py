@@ -319,3 +319,27 @@ def test_bgnbd_fits_distinct_histories_once_with_the_same_likelihood():
     x, t_x, T = _rfm_arrays(data)
     theta = np.log(model.params_.to_numpy())
     assert model.log_likelihood_ == pytest.approx(_bgnbd_loglik(theta, x, t_x, T, np.ones(len(x))), rel=1e-9)
+
+
+@pytest.mark.parametrize("method", ["boosting", "logistic"])
+def test_contributions_score_only_the_rows_off_the_reference(method):
+    """Rows already at the reference value contribute 0; the others as their occluded copy scored alone."""
+    from scipy import special
+
+    from crmlab.models.churn import feature_contributions
+    from crmlab.models.churn.classifiers import predict_risk
+
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame({"level": rng.normal(size=600), "visits": rng.poisson(0.4, 600).astype(float),
+                      "events": (rng.random(600) < 0.1).astype(float), "constant": 1.0})
+    y = rng.random(600) < 1 / (1 + np.exp(-X["level"] + X["visits"]))
+    model = ChurnClassifier(method, random_state=0).fit(X, y)
+    reference = X.median()
+    got = feature_contributions(model, X, reference, batch_rows=700)  # batches of one feature
+    logit = lambda p: special.logit(np.clip(p, 1e-6, 1 - 1e-6))  # noqa: E731
+    base = logit(predict_risk(model, X))
+    for column in X:
+        occluded = X.assign(**{column: reference[column]})
+        expected = np.where(X[column] == reference[column], 0.0, base - logit(predict_risk(model, occluded)))
+        np.testing.assert_allclose(got[column], expected, rtol=0, atol=1e-12)
+    assert (got["events"][X["events"] == 0] == 0).all() and got["constant"].eq(0).all()

@@ -29,7 +29,7 @@ class Setting:
     size_bin: np.ndarray
     size: np.ndarray
     panels: dict = dataclasses.field(default_factory=dict)
-    sample: tuple | None = None  # (doctor IDs, their doctors, visits and prescriptions)
+    sample: tuple | None = None  # (doctor IDs, the tables with only theirs, their panel rows)
 
     @property
     def unit(self) -> str:
@@ -49,30 +49,32 @@ class Setting:
         visits and prescriptions alone (a tenth of the rows to scan at national scale);
         the event studies share the sample, so its rows are selected once.
         """
-        key = product_id
-        if doctor_ids is not None:
-            key = (product_id, "sample")
-            if self.sample is None or not np.array_equal(self.sample[0], doctor_ids):
-                self.keep_panels(p for p in self.panels if not isinstance(p, tuple))
-                self.sample = (doctor_ids, {name: self.tables[name][_of_doctors(self.tables[name], doctor_ids)]
-                                            for name in ("doctors", "visits", "prescriptions")})
+        if doctor_ids is None:
+            key, tables, size_bin, size = product_id, self.tables, self.size_bin, self.size
+        else:
+            key, (tables, rows) = (product_id, "sample"), self._sampled(doctor_ids)
+            size_bin, size = self.size_bin[rows], self.size[rows]
         if key not in self.panels:
-            tables, size_bin, size = self.tables, self.size_bin, self.size
-            if doctor_ids is not None:
-                rows = np.repeat(_of_doctors(self.tables["doctors"], doctor_ids), len(self.months))
-                tables, size_bin, size = {**self.tables, **self.sample[1]}, size_bin[rows], size[rows]
             self.panels[key] = outcome_panel(tables, product_id, self.months, doctor_level=self.doctor_level,
                                              size_bin=size_bin, size=size)
         return self.panels[key]
 
-    def keep_panels(self, keys) -> None:
-        """Free the outcome panels of every other product (7.2M rows each at national scale).
+    def _sampled(self, doctor_ids: np.ndarray) -> tuple[dict, np.ndarray]:
+        """The tables with only the sample's doctors, visits and prescriptions, and its panel rows."""
+        if self.sample is None or not np.array_equal(self.sample[0], doctor_ids):
+            for key in [key for key in self.panels if isinstance(key, tuple)]:  # another sample's panels
+                del self.panels[key]
+            sampled = {name: self.tables[name][_of_doctors(self.tables[name], doctor_ids)]
+                       for name in ("doctors", "visits", "prescriptions")}
+            rows = np.repeat(_of_doctors(self.tables["doctors"], doctor_ids), len(self.months))
+            self.sample = (doctor_ids, {**self.tables, **sampled}, rows)
+        return self.sample[1], self.sample[2]
 
-        ``keys`` are products, or ``(product, "sample")`` for a sample's panel.
-        """
-        keys = set(keys)
-        for key in set(self.panels) - keys:
-            if not (isinstance(key, tuple) and key[0] in keys):
+    def keep_panels(self, product_ids) -> None:
+        """Free the outcome panels, whole or a sample's, of every other product (7.2M rows each at national scale)."""
+        product_ids = set(product_ids)
+        for key in list(self.panels):
+            if (key[0] if isinstance(key, tuple) else key) not in product_ids:
                 del self.panels[key]
 
 

@@ -51,20 +51,22 @@ def feature_contributions(model, X: pd.DataFrame, reference: pd.Series, *,
     n = len(X)
     base = special.logit(np.clip(predict_risk(model, X), eps, 1 - eps))
     out = {column: np.zeros(n) for column in X.columns}
-    varying = [c for c in X.columns if not (X[c] == reference[c]).all()]
     values = X.to_numpy(dtype=float)
+    # a row already at the reference value is its own occluded copy: its contribution is 0
+    rows = {c: np.flatnonzero(values[:, j] != reference[c]) for j, c in enumerate(X.columns)}
+    varying = [c for c in X.columns if len(rows[c])]
     positions = {c: X.columns.get_loc(c) for c in X.columns}
     per_batch = max(1, batch_rows // max(n, 1))
     for start in range(0, len(varying), per_batch):
         chunk = varying[start:start + per_batch]
-        stacked = np.tile(values, (len(chunk), 1))
+        stacked = np.concatenate([values[rows[column]] for column in chunk])
+        at = np.cumsum([0, *(len(rows[column]) for column in chunk)])
         for i, column in enumerate(chunk):
-            stacked[i * n:(i + 1) * n, positions[column]] = reference[column]
-        risk = predict_risk(model, pd.DataFrame(stacked, columns=X.columns)).reshape(len(chunk), n)
+            stacked[at[i]:at[i + 1], positions[column]] = reference[column]
+        risk = predict_risk(model, pd.DataFrame(stacked, columns=X.columns))
         for i, column in enumerate(chunk):
-            out[column] = base - special.logit(np.clip(risk[i], eps, 1 - eps))
+            out[column][rows[column]] = base[rows[column]] - special.logit(np.clip(risk[at[i]:at[i + 1]], eps, 1 - eps))
     return pd.DataFrame(out, index=X.index)
-
 
 
 def rule_contributions(X: pd.DataFrame) -> pd.DataFrame:
