@@ -97,7 +97,7 @@ def unit_size(tables, months: pd.DatetimeIndex, *, doctor_level: bool, n_bins: i
     """
     if doctor_level:
         every = doctor_month_panel(tables["doctors"], no_visits(), tables["prescriptions"], product_ids=None,
-                                   months=months)
+                                   months=months, columns=["trx"])
         unit, y = "doctor_id", "trx"
     else:
         every = account_month_panel(tables["accounts"], tables["sales"], product_ids=None, months=months)
@@ -119,7 +119,8 @@ def outcome_panel(tables, product_id: str, months: pd.DatetimeIndex, *, doctor_l
     if doctor_level:
         visits = tables["visits"]
         full = doctor_month_panel(tables["doctors"], visits if len(visits) else no_visits(),
-                                  tables["prescriptions"], product_ids=product_id, months=months)
+                                  tables["prescriptions"], product_ids=product_id, months=months,
+                                  columns=["trx", "detailing_visits"])
         keep, unit, y = ["doctor_id", "account_id", "month", "trx", "detailing_visits"], "doctor_id", "trx"
     else:
         full = account_month_panel(tables["accounts"], tables["sales"], product_ids=product_id, months=months)

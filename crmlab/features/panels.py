@@ -144,7 +144,8 @@ def _long(keys: dict[str, pd.Index | np.ndarray], months: pd.DatetimeIndex, n_ro
 def doctor_month_panel(doctors: pd.DataFrame, visits: pd.DataFrame, prescriptions: pd.DataFrame | None = None,
                        *, events: pd.DataFrame | None = None, event_attendance: pd.DataFrame | None = None,
                        products: pd.DataFrame | None = None, product_ids: Iterable[str] | str | None = None,
-                       decay: float = 0.5, months: pd.DatetimeIndex | None = None) -> pd.DataFrame:
+                       decay: float = 0.5, months: pd.DatetimeIndex | None = None,
+                       columns: Iterable[str] | None = None) -> pd.DataFrame:
     """Doctor × month: prescriptions, visits by channel, adstocked visits, events attended.
 
     Parameters
@@ -158,6 +159,9 @@ def doctor_month_panel(doctors: pd.DataFrame, visits: pd.DataFrame, prescription
         Monthly carry-over of ``visit_adstock`` (of ``detailing_visits``).
     months : DatetimeIndex, optional
         Months of the grid; default from the first to the last month in the data.
+    columns : list of str, optional
+        Only these of the columns after ``month`` (default: all), e.g. ``["trx"]``: each
+        is 7.2M numbers at national scale.
 
     Returns
     -------
@@ -191,30 +195,46 @@ def doctor_month_panel(doctors: pd.DataFrame, visits: pd.DataFrame, prescription
     n, n_m = len(ids), len(months)
     panel = _long({"doctor_id": ids, "account_id": doctors["account_id"].to_numpy()}, months, n)
 
+    wanted = set(columns) if columns is not None else None
+
+    def want(*names):
+        return wanted is None or bool(wanted.intersection(names))
+
     m_codes = codes_in(visit_month, months)
     d_codes = codes_in(completed["doctor_id"], ids)
-    panel["trx"] = 0.0
-    panel["nrx"] = 0.0
-    if prescriptions is not None and len(prescriptions):
-        p_rows, p_months = codes_in(prescriptions["doctor_id"], ids), codes_in(prescriptions["month"], months)
-        panel["trx"] = grid_sum(p_rows, p_months, n, n_m, prescriptions["trx"]).ravel()
-        if "nrx" in prescriptions:
-            panel["nrx"] = grid_sum(p_rows, p_months, n, n_m, prescriptions["nrx"].fillna(0)).ravel()
-    panel["visits"] = grid_sum(d_codes, m_codes, n, n_m).ravel()
-    channel = completed.get("channel", pd.Series("face_to_face", index=completed.index)).fillna("face_to_face")
-    for name in CHANNELS:
-        sel = (channel == name).to_numpy()
-        panel[f"visits_{name}"] = grid_sum(d_codes[sel], m_codes[sel], n, n_m).ravel()
-    named = completed.get("product_id", pd.Series(pd.NA, index=completed.index))
-    detailing = (named.isin(products_kept) if products_kept is not None else named.notna()).to_numpy()
-    detailing_grid = grid_sum(d_codes[detailing], m_codes[detailing], n, n_m)
-    panel["detailing_visits"] = detailing_grid.ravel()
-    panel["visit_adstock"] = visit_adstock(detailing_grid, decay).ravel()
-    panel["events_attended"] = 0.0
-    if events is not None and event_attendance is not None and len(event_attendance):
-        start = event_attendance.merge(events[["event_id", "start_date"]], on="event_id", how="left")
-        panel["events_attended"] = grid_sum(codes_in(start["doctor_id"], ids),
-                                            codes_in(month_start(start["start_date"]), months), n, n_m).ravel()
+    if want("trx", "nrx"):
+        trx = nrx = 0.0
+        if prescriptions is not None and len(prescriptions):
+            p_rows, p_months = codes_in(prescriptions["doctor_id"], ids), codes_in(prescriptions["month"], months)
+            trx = grid_sum(p_rows, p_months, n, n_m, prescriptions["trx"]).ravel()
+            if "nrx" in prescriptions and want("nrx"):
+                nrx = grid_sum(p_rows, p_months, n, n_m, prescriptions["nrx"].fillna(0)).ravel()
+        panel["trx"] = trx
+        if want("nrx"):
+            panel["nrx"] = nrx
+    if want("visits", *(f"visits_{name}" for name in CHANNELS)):
+        panel["visits"] = grid_sum(d_codes, m_codes, n, n_m).ravel()
+        channel = completed.get("channel", pd.Series("face_to_face", index=completed.index)).fillna("face_to_face")
+        for name in CHANNELS:
+            sel = (channel == name).to_numpy()
+            panel[f"visits_{name}"] = grid_sum(d_codes[sel], m_codes[sel], n, n_m).ravel()
+    if want("detailing_visits", "visit_adstock"):
+        named = completed.get("product_id", pd.Series(pd.NA, index=completed.index))
+        detailing = (named.isin(products_kept) if products_kept is not None else named.notna()).to_numpy()
+        detailing_grid = grid_sum(d_codes[detailing], m_codes[detailing], n, n_m)
+        panel["detailing_visits"] = detailing_grid.ravel()
+        if want("visit_adstock"):
+            panel["visit_adstock"] = visit_adstock(detailing_grid, decay).ravel()
+    if want("events_attended"):
+        panel["events_attended"] = 0.0
+        if events is not None and event_attendance is not None and len(event_attendance):
+            start = event_attendance.merge(events[["event_id", "start_date"]], on="event_id", how="left")
+            panel["events_attended"] = grid_sum(codes_in(start["doctor_id"], ids),
+                                                codes_in(month_start(start["start_date"]), months), n, n_m).ravel()
+    extra = [c for c in panel.columns[3:] if wanted is not None and c not in wanted]
+    return panel.drop(columns=extra) if extra else panel
+
+
     return panel
 
 
