@@ -75,3 +75,15 @@ def test_month_grid_equals_a_pandas_pivot(monkeypatch):
         .reindex(index=ids, columns=months, fill_value=0.0)
     np.testing.assert_array_equal(grid, expected.to_numpy())
     assert grid.sum() < frame["units"].sum()  # the unknown unit and the month outside are left out
+
+
+def test_doctor_month_panel_columns_are_those_of_the_whole_panel():
+    from crmlab.io import load
+
+    ds = load("data/sample")
+    kw = dict(events=ds.events, event_attendance=ds.event_attendance, products=ds.products)
+    whole = PANELS.doctor_month_panel(ds.doctors, ds.visits, ds.prescriptions, **kw)
+    for columns in (["trx"], ["trx", "detailing_visits"], ["visit_adstock", "nrx"], ["visits_remote"]):
+        lean = PANELS.doctor_month_panel(ds.doctors, ds.visits, ds.prescriptions, columns=columns, **kw)
+        expected = whole[["doctor_id", "account_id", "month", *(c for c in whole.columns[3:] if c in columns)]]
+        pd.testing.assert_frame_equal(lean, expected, check_exact=True)
