@@ -78,9 +78,10 @@ def test_month_grid_equals_a_pandas_pivot(monkeypatch):
 
 
 def test_doctor_month_panel_columns_are_those_of_the_whole_panel():
+    from crmlab.config import SAMPLE_DIR
     from crmlab.io import load
 
-    ds = load("data/sample")
+    ds = load(SAMPLE_DIR)
     kw = dict(events=ds.events, event_attendance=ds.event_attendance, products=ds.products)
     whole = PANELS.doctor_month_panel(ds.doctors, ds.visits, ds.prescriptions, **kw)
     for columns in (["trx"], ["trx", "detailing_visits"], ["visit_adstock", "nrx"], ["visits_remote"]):
