@@ -7,7 +7,7 @@ import dataclasses
 import pandas as pd
 
 from crmlab.analyses.base import AnalysisResult, Params, check_params, load_data, rejects_summary
-from crmlab.features.overview import table_summary, trend_by_region, visits_per_rep_month
+from crmlab.features.overview import table_summary, trends_by_region, visits_per_rep_month
 from crmlab.io import Dataset
 
 
@@ -78,8 +78,7 @@ def run(data: str | Dataset = "data/sample", **params) -> OverviewResult:
         params=params, rejects=rejects_summary(ds), data_dir=str(data if not isinstance(
             data, Dataset) else ds.data_dir),
         table_rows=table_summary(ds), failed_checks=_failed_checks(ds),
-        visits_per_rep=visits_per_rep_month(ds.visits),
-        sell_out=trend_by_region(ds, "sell_out"), trx=trend_by_region(ds, "trx"))
+        visits_per_rep=visits_per_rep_month(ds.visits), **trends_by_region(ds))
 
 
 def _failed_checks(ds: Dataset) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from crmlab.analyses.base import AnalysisResult, Params, check_params, load_data, param, rejects_summary
-from crmlab.features.behaviour import doctor_behaviour
+from crmlab.features.behaviour import PANEL_COLUMNS, doctor_behaviour
 from crmlab.features.callplan import (
     DEFAULT_QUOTA,
     adoption_funnel,
@@ -325,7 +325,7 @@ def run(data: str | Dataset = "data/sample", **params) -> SegmentationResult:
                     potential_split=p.potential_split, adoption_split=p.adoption_split)
 
     panel = step("clusters", doctor_month_panel, ds.doctors, ds.visits, ds.prescriptions, events=ds.events,
-                 event_attendance=ds.event_attendance, products=ds.products)
+                 event_attendance=ds.event_attendance, products=ds.products, columns=PANEL_COLUMNS)
     behaviour = step("clusters", doctor_behaviour, panel, months=months)
     clusters = step("clusters", lambda b: BehaviourClusters(
         k_min=p.cluster_k_min, k_max=p.cluster_k_max, n_bootstrap=p.cluster_bootstrap,

@@ -7,6 +7,9 @@ import pandas as pd
 
 from crmlab.features.volumes import as_text
 
+#: The :func:`doctor_month_panel` columns :func:`doctor_behaviour` reads.
+PANEL_COLUMNS = ["trx", "visits", "visits_face_to_face", "events_attended"]
+
 
 def doctor_behaviour(panel: pd.DataFrame, *, months: int = 12) -> pd.DataFrame:
     """Behavioural features per doctor from a :func:`doctor_month_panel` (last ``months``).

@@ -52,15 +52,17 @@ def visits_per_rep_month(visits: pd.DataFrame) -> pd.DataFrame:
                          "min": by_month.min(), "median": by_month.median(), "max": by_month.max()})
 
 
-def trend_by_region(ds, measure: str = "sell_out") -> pd.DataFrame:
-    """Monthly own-product ``sell_out`` (from sales) or ``trx`` (prescriptions) per region.
+def trends_by_region(ds) -> dict[str, pd.DataFrame]:
+    """Monthly own-product ``sell_out`` (from sales) and ``trx`` (prescriptions) per region.
 
-    Returns a month × region table; an empty table when the data has no such measure.
+    Each a month × region table, from one account × month panel; an empty table when the
+    data has no such measure.
     """
-    source = "sales" if measure == "sell_out" else "prescriptions"
-    if not ds.has(source):
-        return pd.DataFrame()
+    sources = {"sell_out": "sales", "trx": "prescriptions"}
+    if not any(ds.has(source) for source in sources.values()):
+        return {measure: pd.DataFrame() for measure in sources}
     panel = account_month_panel(ds.accounts, ds.sales if ds.has("sales") else None, doctors=ds.doctors,
                                 prescriptions=ds.prescriptions if ds.has("prescriptions") else None,
                                 products=ds.products)
-    return panel.pivot_table(index="month", columns="region", values=measure, aggfunc="sum")
+    return {measure: panel.pivot_table(index="month", columns="region", values=measure, aggfunc="sum")
+            if ds.has(source) else pd.DataFrame() for measure, source in sources.items()}
