@@ -235,9 +235,6 @@ def doctor_month_panel(doctors: pd.DataFrame, visits: pd.DataFrame, prescription
     return panel.drop(columns=extra) if extra else panel
 
 
-    return panel
-
-
 def account_month_panel(accounts: pd.DataFrame, sales: pd.DataFrame | None = None, *,
                         doctors: pd.DataFrame | None = None, visits: pd.DataFrame | None = None,
                         prescriptions: pd.DataFrame | None = None, products: pd.DataFrame | None = None,
