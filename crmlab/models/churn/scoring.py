@@ -65,7 +65,8 @@ def feature_contributions(model, X: pd.DataFrame, reference: pd.Series, *,
             stacked[at[i]:at[i + 1], positions[column]] = reference[column]
         risk = predict_risk(model, pd.DataFrame(stacked, columns=X.columns))
         for i, column in enumerate(chunk):
-            out[column][rows[column]] = base[rows[column]] - special.logit(np.clip(risk[at[i]:at[i + 1]], eps, 1 - eps))
+            occluded = special.logit(np.clip(risk[at[i]:at[i + 1]], eps, 1 - eps))
+            out[column][rows[column]] = base[rows[column]] - occluded
     return pd.DataFrame(out, index=X.index)
 
 
