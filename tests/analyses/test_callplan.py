@@ -10,7 +10,7 @@ from scipy import optimize
 from crmlab.analyses import callplan
 from crmlab.analyses.base import ParameterError
 from crmlab.config import SAMPLE_DIR
-from crmlab.models.callplan import allocate, saturating_value
+from crmlab.models.callplan import allocate, doctor_intervals, draw_totals, saturating_value
 from crmlab.simulate import simulate
 from crmlab.simulation.response import RESPONSE_SHAPES
 
@@ -62,6 +62,25 @@ def test_capacity_scenarios_share_one_ranking_and_equal_separate_plans():
     for plan, f in zip(together, factors):
         assert np.array_equal(plan, allocate(a, 0.6, 0.8, territory, capacity * f, **kw))
     assert (together[0] <= together[2] + 1e-9).all()  # more capacity never takes a visit away
+
+
+def test_draws_are_valued_as_every_doctor_and_draw_on_its_own():
+    # the draws evaluate each saturation once per visit level: the numbers must be those of
+    # the elementwise formula, exactly (a linear draw, r = 1, and unrounded visits included)
+    rng = np.random.default_rng(5)
+    n, m = 3000, 40
+    amp = np.where(rng.random((m, n)) < 0.1, 0.0, rng.gamma(2.0, 1.0, (m, n)))
+    r = rng.uniform(0.3, 1.0, (m, 1))
+    r[0] = 1.0
+    visits = np.round(rng.uniform(0, 6, n), 1)
+    visits[:50] = rng.uniform(0, 6, 50)
+    code = rng.integers(0, 9, n)
+    every = saturating_value(amp, r, 0.7, visits[None, :])
+    total, by_territory = draw_totals(amp, r, 0.7, visits, code, 9, chunk=7)
+    assert np.array_equal(total, every.sum(axis=1))
+    assert np.array_equal(by_territory, np.stack([np.bincount(code, weights=d, minlength=9) for d in every]))
+    lower, upper = doctor_intervals(amp, r, 0.7, visits, (2.5, 97.5), chunk=1000)
+    assert np.array_equal(np.stack([lower, upper]), np.percentile(every, (2.5, 97.5), axis=0))
 
 
 def test_sample_plan_outputs(result):
