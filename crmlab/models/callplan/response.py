@@ -113,10 +113,15 @@ class HeterogeneousVisitResponse:
         if self.profile:
             # saturation re-estimated under the heterogeneous effect: with one effect for all,
             # doctors seen often and responding more (or less) bias the pooled saturation
+            # (each saturation's sum is computed once: the curvature below reuses the minimum's)
+            sums = {}
+
             def ssr(r):
-                full = theta.copy()
-                full[1] = r
-                return lift.interacted(Z, full, ssr_only=True)
+                if r not in sums:
+                    full = theta.copy()
+                    full[1] = r
+                    sums[r] = lift.interacted(Z, full, ssr_only=True)
+                return sums[r]
 
             fit = optimize.minimize_scalar(ssr, bounds=(0.2, 1.0), method="bounded", options={"xatol": 0.01})
             theta[1] = fit.x
