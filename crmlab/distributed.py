@@ -11,15 +11,18 @@ option, or ``$CRMLAB_CLUSTER`` in a notebook kernel the runner started) is
 * ``"tcp://host:8786"`` (any scheduler address) — an existing cluster; crmlab connects
   a client and leaves the cluster running on exit.
 
-What fans out is the work that is independent row by row, so the results are those of
-the in-process run, value for value (``tests/test_distributed.py`` checks it):
+What fans out is the work that is independent row by row (or territory by territory), so
+the results are those of the in-process run, value for value (``tests/test_distributed.py``
+checks it):
 
 * forecast — the statsforecast models (AutoETS, AutoARIMA, damped ETS, Croston, TSB)
   fit each series on its own: their series are split into groups, one task per group
   (:func:`map_rows` in :func:`crmlab.models.forecast.base.base_forecast`);
 * churn — the model is fitted once, on the driver (a seeded subsample of snapshots);
   scoring every active entity and the occlusion reasons run by partition of entities
-  (:func:`map_rows` in :func:`crmlab.models.churn.scoring.score_churn`).
+  (:func:`map_rows` in :func:`crmlab.models.churn.scoring.score_churn`);
+* call plan — the visits are allocated by groups of whole territories, each within its own
+  capacity (:func:`map_rows` with ``groups`` in :func:`crmlab.models.callplan.allocate`).
 
 Workers need crmlab installed (the same version): functions travel by reference.
 
@@ -187,26 +190,33 @@ def scheduler_address(spec: str | None) -> Iterator[str]:
         yield cluster.scheduler_address
 
 
-def _split(data, n_parts: int) -> list:
+def _split(data, n_parts: int, groups=None) -> list:
     edges = np.linspace(0, len(data), n_parts + 1).astype(int)
+    if groups is not None:  # each cut moved forward to the next group's first row
+        groups = np.asarray(groups)
+        bounds = np.r_[np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]), len(groups)]
+        edges = np.unique(bounds[np.searchsorted(bounds, edges)])
     take = data.iloc if isinstance(data, (pd.DataFrame, pd.Series)) else data
     return [take[a:b] for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
-def map_rows(func: Callable, data, *args, combine: Callable[[list], Any], min_rows: int = 1000, **kwargs):
+def map_rows(func: Callable, data, *args, combine: Callable[[list], Any], min_rows: int = 1000,
+             groups=None, **kwargs):
     """``func(data, *args, **kwargs)``, computed by groups of rows on the active backend.
 
     In-process (no active backend, or fewer than ``min_rows`` rows, the backend's own
-    ``min_rows`` when it has one) this is the plain call. On a cluster ``data`` (an array or DataFrame) is cut into contiguous row
-    groups, ``args``/``kwargs`` are sent to the workers once, ``func`` runs on each group
-    and ``combine`` joins the results in row order. ``func`` must treat rows
-    independently: then the result is the plain call's.
+    ``min_rows`` when it has one) this is the plain call. On a cluster ``data`` (an array or
+    DataFrame) is cut into contiguous row groups, ``args``/``kwargs`` are sent to the workers
+    once, ``func`` runs on each group and ``combine`` joins the results in row order. ``func``
+    must treat rows independently: then the result is the plain call's. With ``groups`` (one
+    label per row, equal labels adjacent, e.g. the territory of doctors sorted by territory)
+    rows are cut only between groups, and ``func`` need only treat groups independently.
     """
     state = active()
     threshold = min_rows if state is None or state.min_rows is None else state.min_rows
     if state is None or len(data) < max(threshold, 2):
         return func(data, *args, **kwargs)
-    parts = _split(data, min(state.n_parts, len(data)))
+    parts = _split(data, min(state.n_parts, len(data)), groups)
     if len(parts) == 1:
         return func(data, *args, **kwargs)
     client = state.client

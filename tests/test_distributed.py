@@ -19,12 +19,13 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from crmlab import cli  # noqa: E402
-from crmlab.analyses import churn  # noqa: E402
+from crmlab.analyses import callplan, churn  # noqa: E402
 from crmlab.distributed import ClusterError, active, backend, check_spec, map_rows  # noqa: E402
 from crmlab.features.churn import churn_history  # noqa: E402
 from crmlab.features.churn.parquet import doctor_history_from_parquet  # noqa: E402
 from crmlab.features.forecast import forecast_panel  # noqa: E402
 from crmlab.io import load, validate  # noqa: E402
+from crmlab.models.callplan import allocate  # noqa: E402
 from crmlab.models.churn import score_churn  # noqa: E402
 from crmlab.models.forecast import ChannelForecaster  # noqa: E402
 from crmlab.simulation.us import write_us_world  # noqa: E402
@@ -116,6 +117,33 @@ def test_churn_analysis_takes_the_cluster(client):
     for name, table in here.tables.items():
         pd.testing.assert_frame_equal(there.tables[name], table, check_exact=True, obj=name)
     # as JSON: NaN (an AUC with no churner) is equal to itself there
+    assert json.dumps(there.summary(), sort_keys=True, default=str) == \
+        json.dumps(here.summary(), sort_keys=True, default=str)
+
+
+def test_call_plan_allocates_whole_territories_on_the_cluster(client):
+    """Territories are planned on the workers, each whole: a territory cut in two would spend its capacity twice."""
+    rng = np.random.default_rng(4)
+    n, n_territories = 3000, 23
+    territory = rng.integers(0, n_territories, n)
+    capacity = np.bincount(territory, minlength=n_territories) * rng.uniform(0.5, 2.0, n_territories)
+    args = (np.where(rng.random(n) < 0.2, 0.0, rng.gamma(2.0, 1.0, n)), rng.uniform(0.3, 0.9, n), 0.8, territory,
+            np.outer([0.5, 1.0, 1.5], capacity))
+    kw = dict(min_visits=np.where(rng.random(n) < 0.05, 1.0, 0.0), max_visits=rng.uniform(2, 6, n), step=0.1)
+    here = allocate(*args, **kw)
+    with backend(client, min_rows=2), distributed.get_task_stream(client) as stream:
+        there = allocate(*args, **kw)
+    assert sum(key.startswith("_call") for key in _tasks(stream)) == 4
+    assert np.array_equal(there, here)
+
+
+def test_call_plan_analysis_takes_the_cluster(client):
+    here = callplan.run("data/sample")
+    with backend(client, min_rows=10), distributed.get_task_stream(client) as stream:
+        there = callplan.run("data/sample")
+    assert any(key.startswith("_call") for key in _tasks(stream))
+    for name, table in here.tables.items():
+        pd.testing.assert_frame_equal(there.tables[name], table, check_exact=True, obj=name)
     assert json.dumps(there.summary(), sort_keys=True, default=str) == \
         json.dumps(here.summary(), sort_keys=True, default=str)
 

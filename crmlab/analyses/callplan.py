@@ -31,6 +31,7 @@ from crmlab.analyses.attribution.designs import visit_designs
 from crmlab.analyses.base import (AnalysisResult, ParameterError, Params, check_params, contract_tables, load_data,
                                   param)
 from crmlab.config import load_params, resolve_path
+from crmlab.distributed import on_backend
 from crmlab.features.attribution import analysed_product, detailing_by_channel, outcome_panel, unit_size
 from crmlab.features.callplan import quota_from_params
 from crmlab.features.common import completed_visits
@@ -293,6 +294,7 @@ def _effective_per_visit(counts: pd.DataFrame, weights: dict, frame: pd.DataFram
 
 
 # ---------------------------------------------------------------------------- run
+@on_backend
 def run(data: str | Dataset | Mapping = "data/sample", **params) -> CallplanResult:
     """Recommend visits a month per doctor within each territory's capacity.
 

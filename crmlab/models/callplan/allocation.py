@@ -15,6 +15,9 @@ only while it adds something (or, with prices, while it earns more than it costs
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+
+from crmlab.distributed import map_rows
 
 
 def saturating_value(amplitude, saturation, k: float, visits) -> np.ndarray:
@@ -61,6 +64,10 @@ def allocate(amplitude, saturation, k: float, territory, capacity, *, min_visits
     ndarray of shape (n,), or (m, n) with ``m`` capacity scenarios
         Recommended visits a month; per territory the sum never exceeds the capacity.
 
+    On a Dask backend (:mod:`crmlab.distributed`) groups of whole territories are planned on
+    the workers: a territory's plan depends only on its doctors and its capacity, so the
+    plans are the in-process ones.
+
     Examples
     --------
     >>> allocate(np.array([2.0, 1.0]), 0.5, 1.0, np.array([0, 0]), np.array([[1.0], [2.0]]), step=0.5).tolist()
@@ -68,12 +75,26 @@ def allocate(amplitude, saturation, k: float, territory, capacity, *, min_visits
     """
     a = np.clip(np.asarray(amplitude, float), 0, None)
     n = len(a)
-    capacity = np.asarray(capacity, float)
-    scenarios = np.atleast_2d(capacity)
-    r = np.broadcast_to(np.asarray(saturation, float), (n,))
-    territory = np.asarray(territory, int)
     lo = np.broadcast_to(np.asarray(min_visits, float), (n,))
-    hi = np.maximum(np.broadcast_to(np.asarray(max_visits, float), (n,)), lo)
+    territory = np.asarray(territory, int)
+    doctors = pd.DataFrame({"amplitude": a, "saturation": np.broadcast_to(np.asarray(saturation, float), (n,)),
+                            "territory": territory, "min_visits": lo,
+                            "max_visits": np.maximum(np.broadcast_to(np.asarray(max_visits, float), (n,)), lo)})
+    by_territory = np.argsort(territory, kind="stable")
+    plans = map_rows(_plan_territories, doctors.iloc[by_territory], k, np.asarray(capacity, float), step,
+                     unit_value, cost_per_visit, groups=territory[by_territory],
+                     combine=lambda parts: np.concatenate(parts, axis=-1))
+    out = np.empty_like(plans)
+    out[..., by_territory] = plans
+    return out
+
+
+def _plan_territories(doctors: pd.DataFrame, k: float, capacity: np.ndarray, step: float, unit_value, cost_per_visit):
+    """:func:`allocate` for the doctors of some territories (their ``territory`` codes index ``capacity``)."""
+    a, r, lo, hi = (doctors[c].to_numpy() for c in ("amplitude", "saturation", "min_visits", "max_visits"))
+    territory = doctors["territory"].to_numpy()
+    n = len(a)
+    scenarios = np.atleast_2d(capacity)
     n_steps = int(np.ceil(hi.max() / step)) if n else 0
     if n == 0 or n_steps == 0:
         return np.zeros(capacity.shape[:-1] + (n,))
@@ -101,11 +122,5 @@ def allocate(amplitude, saturation, k: float, territory, capacity, *, min_visits
 
 
 def _cumsum_by_group(values: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Running sum of ``values`` restarting at each new ``group`` (rows sorted by group)."""
-    total = np.cumsum(values)
-    if not len(values):
-        return total
-    starts = np.r_[True, group[1:] != group[:-1]]
-    offset = np.where(starts, total - values, 0.0)
-    offset = np.maximum.accumulate(np.where(starts, offset, -np.inf))
-    return total - offset
+    """Running sum of ``values`` within each ``group``: a group's sums do not depend on the others'."""
+    return pd.Series(values).groupby(group, sort=False).cumsum().to_numpy()
