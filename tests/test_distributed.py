@@ -1,8 +1,9 @@
 """Beyond one machine: the Dask backend gives the in-process results, value for value.
 
 A two-worker local cluster (threads of this process, so the test needs no spare cores)
-runs the forecast's statsforecast models by groups of series and the churn scoring by
-partition of entities; every result is compared exactly with the in-process run, and the
+runs the forecast's statsforecast models by groups of series, the churn scoring by
+partition of entities, the call plan by groups of territories and attribution's event studies
+one per task; every result is compared exactly with the in-process run, and the
 task stream proves the work did go to the workers (a backend that silently stayed
 in-process would fail). The US world's partitioned parquet is read as one table.
 """
@@ -19,7 +20,7 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from crmlab import cli  # noqa: E402
-from crmlab.analyses import callplan, churn  # noqa: E402
+from crmlab.analyses import attribution, callplan, churn  # noqa: E402
 from crmlab.distributed import ClusterError, active, backend, check_spec, map_rows  # noqa: E402
 from crmlab.features.churn import churn_history  # noqa: E402
 from crmlab.features.churn.parquet import doctor_history_from_parquet  # noqa: E402
@@ -146,6 +147,17 @@ def test_call_plan_analysis_takes_the_cluster(client):
         pd.testing.assert_frame_equal(there.tables[name], table, check_exact=True, obj=name)
     assert json.dumps(there.summary(), sort_keys=True, default=str) == \
         json.dumps(here.summary(), sort_keys=True, default=str)
+
+
+def test_event_studies_are_fitted_by_the_workers(client):
+    """Attribution's event studies (one per event type and its product) are fitted on the cluster, all at once."""
+    here = attribution.run("data/sample")
+    with backend(client), distributed.get_task_stream(client) as stream:
+        there = attribution.run("data/sample")
+    fitted = sum(key.startswith("_fitted") for key in _tasks(stream))
+    assert fitted == len(here.event_studies) >= 2
+    for name, table in here.tables.items():
+        pd.testing.assert_frame_equal(there.tables[name], table, check_exact=True, obj=name)
 
 
 def test_us_world_is_partitioned_parquet_read_as_one_table(tmp_path):

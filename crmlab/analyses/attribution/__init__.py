@@ -32,6 +32,7 @@ from crmlab.analyses.attribution.visits import visit_lift
 from crmlab.analyses.base import (AnalysisResult, ParameterError, Params, check_params, contract_tables, load_data,
                                   param)
 from crmlab.analyses.shared import shared
+from crmlab.distributed import on_backend
 from crmlab.io import Dataset
 from crmlab.models.attribution import CampaignEffect, EventStudy, VisitLift, campaign_effect, event_roi_table
 from crmlab.models.attribution.iv import VisitLiftIV
@@ -262,6 +263,7 @@ class AttributionResult(AnalysisResult):
         return out
 
 
+@on_backend
 def run(data: str | Dataset | Mapping = "data/sample", **params) -> AttributionResult:
     """Estimate what visits, events and campaigns added, with ROI.
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from crmlab.analyses.attribution.setting import Setting
+from crmlab.distributed import active
 from crmlab.features.attribution import ATTENDED_EVENT_TYPES, attendance_by_account, first_attendance
 from crmlab.models.attribution import EventStudy, roi
 from crmlab.models.attribution.events import sample_units
@@ -28,6 +29,8 @@ def event_lift(setting: Setting) -> tuple[dict[str, EventStudy], list[EventTypeE
     sample = sample_units(doctors["doctor_id"], setting.params.max_units, setting.params.seed) \
         if setting.doctor_level else None
     setting.keep_panels(products.values() if sample is None else ())  # the visit lift's, if a study reads it
+    backend = active()  # on a cluster each study is fitted by a worker, all at once
+    fits = []
     for done, event_type in enumerate(types):
         chosen = events[events["event_type"] == event_type]
         product = products[event_type]
@@ -36,12 +39,14 @@ def event_lift(setting: Setting) -> tuple[dict[str, EventStudy], list[EventTypeE
         effect = EventTypeEffect(event_type=event_type, product_id=product, events=len(chosen),
                                  attendees=len(firsts[event_type]),
                                  cost=float(chosen["cost"].fillna(0).sum()) if "cost" in chosen else np.nan)
-        study = event_study(setting, product, firsts[event_type], [firsts[t] for t in same_product], effect,
-                            sample)
-        if study is not None:
-            studies[event_type] = study
+        fits.append(fit_event_study(setting, product, firsts[event_type], [firsts[t] for t in same_product],
+                                    effect, sample, None if backend is None else backend.client))
         effects.append(effect)
         setting.keep_panels(products[t] for t in types[done + 1:])
+    for event_type, effect, fit in zip(types, effects, fits):
+        study = complete_effect(setting, effect, len(firsts[event_type]), fit)
+        if study is not None:
+            studies[event_type] = study
     return studies, effects
 
 
@@ -51,30 +56,50 @@ def event_product(events: pd.DataFrame, event_type: str, default: str) -> str:
     return str(product.iloc[0]) if len(product) else default
 
 
-def event_study(setting: Setting, product: str, first: pd.Series, others: list[pd.Series],
-                effect: EventTypeEffect, sample: np.ndarray | None) -> EventStudy | None:
-    """Fit one event type's study and complete ``effect`` (or give it a note)."""
+def fit_event_study(setting: Setting, product: str, first: pd.Series, others: list[pd.Series],
+                    effect: EventTypeEffect, sample: np.ndarray | None, client=None):
+    """Fit one event type's study: the fitted study, or the reason it could not be (a note).
+
+    With a Dask ``client`` the study is fitted by a worker: a future of the same.
+    """
     params = setting.params
     if not len(first):
-        effect.note = "no attendance list: not estimated"
-        return None
+        return "no attendance list: not estimated"
     # months after a unit attended another event type on the same product are dropped
     censor = [f for f in others if len(f)]
     censor = pd.concat(censor).groupby(level=0).min() if censor else None
     first_unit, per_unit = first, None
     if not setting.doctor_level:
         first_unit, per_unit, censor = attendance_by_account(first, setting.tables["doctors"], params.lags, censor)
+    study = EventStudy(leads=params.leads, lags=params.lags, max_units=params.max_units,
+                       random_state=params.seed, alpha=params.alpha)
     try:
-        study = EventStudy(leads=params.leads, lags=params.lags, max_units=params.max_units,
-                           random_state=params.seed, alpha=params.alpha).fit(
-            setting.panel(product, sample), first_unit, unit=setting.unit, y=setting.y, censor_month=censor,
-            attendees_per_unit=per_unit, population=None if sample is None else len(setting.tables["doctors"]))
+        panel = setting.panel(product, sample)
     except ValueError as error:
-        effect.note = str(error)
+        return str(error)
+    options = dict(unit=setting.unit, y=setting.y, censor_month=censor, attendees_per_unit=per_unit,
+                   population=None if sample is None else len(setting.tables["doctors"]))
+    if client is None:
+        return _fitted(study, panel, first_unit, **options)
+    return client.submit(_fitted, study, client.scatter(panel, hash=False), first_unit, pure=False, **options)
+
+
+def _fitted(study: EventStudy, panel: pd.DataFrame, first_unit: pd.Series, **options) -> EventStudy | str:
+    try:
+        return study.fit(panel, first_unit, **options)
+    except ValueError as error:
+        return str(error)
+
+
+def complete_effect(setting: Setting, effect: EventTypeEffect, attendees: int, fit) -> EventStudy | None:
+    """Complete ``effect`` from its study (:func:`fit_event_study`'s result), or give it the study's note."""
+    study = fit.result() if hasattr(fit, "result") else fit
+    if isinstance(study, str):
+        effect.note = study
         return None
     res = study.results_
-    units = res.per_attendee_total["estimate"] * len(first)
-    revenue = units * setting.price(product)
+    units = res.per_attendee_total["estimate"] * attendees
+    revenue = units * setting.price(effect.product_id)
     effect.per_attendee_month, effect.per_attendee_total = res.per_attendee_month, res.per_attendee_total
     effect.effect_months, effect.pretrend_p_value = res.effect_months, res.pretrend_p_value
     effect.incremental_units, effect.incremental_revenue = units, revenue
