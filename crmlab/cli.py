@@ -90,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run an analysis notebook with papermill")
     run.add_argument("analysis", choices=[*ANALYSES, "all"])
-    run.add_argument("--data", default=None, help="data directory (default: params or data/sample)")
+    run.add_argument("--data", default=None, nargs="+", metavar="DIR",
+                     help="data directory (default: params or data/sample); several: one market each, "
+                          "reported in OUT/<directory name>, side by side with --cluster")
     run.add_argument("--out", default="reports", help="output directory")
     run.add_argument("--params", default=None, help="YAML file of parameters")
     run.add_argument("-p", dest="overrides", action="append", default=[],
@@ -161,8 +163,14 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             analyses = list(ANALYSES) if args.analysis == "all" else [args.analysis]
             try:
-                run_analyses(analyses, data_dir=args.data, out_dir=args.out,
-                             params_file=args.params, overrides=overrides, cluster=args.cluster)
+                if args.data is not None and len(args.data) > 1:
+                    from crmlab.runner.markets import run_markets
+
+                    run_markets(analyses, args.data, out_dir=args.out, params_file=args.params,
+                                overrides=overrides, cluster=args.cluster)
+                else:
+                    run_analyses(analyses, data_dir=args.data and args.data[0], out_dir=args.out,
+                                 params_file=args.params, overrides=overrides, cluster=args.cluster)
             except RunError as err:
                 print(f"crmlab run failed: {err}", file=sys.stderr)
                 return 1

@@ -2,10 +2,11 @@
 
 A two-worker local cluster (threads of this process, so the test needs no spare cores)
 runs the forecast's statsforecast models by groups of series, the churn scoring by
-partition of entities, the call plan by groups of territories and attribution's event studies
-one per task; every result is compared exactly with the in-process run, and the
+partition of entities, the call plan by groups of territories and attribution's event
+studies one per task; every result is compared exactly with the in-process run, and the
 task stream proves the work did go to the workers (a backend that silently stayed
-in-process would fail). The US world's partitioned parquet is read as one table.
+in-process would fail). Whole markets (one data directory each) run one per task on worker
+processes. The US world's partitioned parquet is read as one table.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from crmlab.features.forecast import forecast_panel  # noqa: E402
 from crmlab.io import load, validate  # noqa: E402
 from crmlab.models.callplan import allocate  # noqa: E402
 from crmlab.models.churn import score_churn  # noqa: E402
+from crmlab.runner import RunError  # noqa: E402
+from crmlab.runner.markets import market_names, run_markets  # noqa: E402
+from crmlab.simulate import simulate, write_world  # noqa: E402
 from crmlab.models.forecast import ChannelForecaster  # noqa: E402
 from crmlab.simulation.us import write_us_world  # noqa: E402
 
@@ -158,6 +162,30 @@ def test_event_studies_are_fitted_by_the_workers(client):
     assert fitted == len(here.event_studies) >= 2
     for name, table in here.tables.items():
         pd.testing.assert_frame_equal(there.tables[name], table, check_exact=True, obj=name)
+
+
+def test_markets_run_side_by_side_on_the_cluster(tmp_path):
+    """Each market (a country's data directory) is one task: its reports are those of a run on its own."""
+    markets = [tmp_path / "fr", tmp_path / "de"]
+    for seed, folder in enumerate(markets, start=1):
+        write_world(simulate("sample", seed=seed), folder)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster, distributed.Client(cluster) as c, \
+            distributed.get_task_stream(c) as stream:
+        done = run_markets(["overview"], markets, out_dir=tmp_path / "cluster", cluster=c, progress=False)
+    assert sum(key.startswith("_run_market") for key in _tasks(stream)) == 2
+    assert sorted(done) == ["de", "fr"]
+    assert cli.main(["run", "overview", "--data", *map(str, markets), "--out", str(tmp_path / "in_process")]) == 0
+    summaries = {}
+    for where in ("cluster", "in_process"):
+        for market in ("fr", "de"):
+            assert (tmp_path / where / market / "overview" / "report.html").is_file()
+            assert (tmp_path / where / market / "index.html").is_file()
+            summaries[where, market] = json.loads((tmp_path / where / market / "overview" / "summary.json").read_text())
+    assert summaries["cluster", "fr"] == summaries["in_process", "fr"] != summaries["cluster", "de"]
+    assert summaries["cluster", "de"] == summaries["in_process", "de"]
+    with pytest.raises(RunError, match="several data directories are named 'fr'"):
+        market_names([tmp_path / "fr", tmp_path / "x" / "fr"])
 
 
 def test_us_world_is_partitioned_parquet_read_as_one_table(tmp_path):
