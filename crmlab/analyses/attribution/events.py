@@ -40,7 +40,7 @@ def event_lift(setting: Setting) -> tuple[dict[str, EventStudy], list[EventTypeE
                                  attendees=len(firsts[event_type]),
                                  cost=float(chosen["cost"].fillna(0).sum()) if "cost" in chosen else np.nan)
         fits.append(fit_event_study(setting, product, firsts[event_type], [firsts[t] for t in same_product],
-                                    effect, sample, None if backend is None else backend.client))
+                                    sample, None if backend is None else backend.client))
         effects.append(effect)
         setting.keep_panels(products[t] for t in types[done + 1:])
     for event_type, effect, fit in zip(types, effects, fits):
@@ -57,7 +57,7 @@ def event_product(events: pd.DataFrame, event_type: str, default: str) -> str:
 
 
 def fit_event_study(setting: Setting, product: str, first: pd.Series, others: list[pd.Series],
-                    effect: EventTypeEffect, sample: np.ndarray | None, client=None):
+                    sample: np.ndarray | None, client=None):
     """Fit one event type's study: the fitted study, or the reason it could not be (a note).
 
     With a Dask ``client`` the study is fitted by a worker: a future of the same.
