@@ -48,6 +48,14 @@ def _tasks(stream) -> list[str]:
     return [t["key"][0] if isinstance(t["key"], tuple) else t["key"] for t in stream.data]
 
 
+def _assert_same_result(there, here) -> None:
+    """Every published table equal to the last bit, and the summary (as JSON: NaN equals itself there)."""
+    for name, table in here.tables.items():
+        pd.testing.assert_frame_equal(there.tables[name], table, check_exact=True, obj=name)
+    assert json.dumps(there.summary(), sort_keys=True, default=str) == \
+        json.dumps(here.summary(), sort_keys=True, default=str)
+
+
 def test_map_rows_splits_rows_and_keeps_their_order(client):
     data = np.arange(40.0).reshape(20, 2)
     with backend(client, min_rows=2), distributed.get_task_stream(client) as stream:
@@ -119,11 +127,7 @@ def test_churn_analysis_takes_the_cluster(client):
         there = churn.run("data/sample", train_origins=6)
     if here.scored.model_name in ("boosting", "logistic", "cox"):
         assert any(key.startswith("_call") for key in _tasks(stream))
-    for name, table in here.tables.items():
-        pd.testing.assert_frame_equal(there.tables[name], table, check_exact=True, obj=name)
-    # as JSON: NaN (an AUC with no churner) is equal to itself there
-    assert json.dumps(there.summary(), sort_keys=True, default=str) == \
-        json.dumps(here.summary(), sort_keys=True, default=str)
+    _assert_same_result(there, here)
 
 
 def test_call_plan_allocates_whole_territories_on_the_cluster(client):
@@ -147,10 +151,7 @@ def test_call_plan_analysis_takes_the_cluster(client):
     with backend(client, min_rows=10), distributed.get_task_stream(client) as stream:
         there = callplan.run("data/sample")
     assert any(key.startswith("_call") for key in _tasks(stream))
-    for name, table in here.tables.items():
-        pd.testing.assert_frame_equal(there.tables[name], table, check_exact=True, obj=name)
-    assert json.dumps(there.summary(), sort_keys=True, default=str) == \
-        json.dumps(here.summary(), sort_keys=True, default=str)
+    _assert_same_result(there, here)
 
 
 def test_event_studies_are_fitted_by_the_workers(client):

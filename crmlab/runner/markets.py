@@ -66,23 +66,19 @@ def run_markets(analyses: list[str], data_dirs, *, out_dir: str | Path = "report
     options = dict(analyses=list(analyses), params_file=params_file, overrides=overrides,
                    notebooks_dir=notebooks_dir)
     try:
-        spec = cluster if cluster is not None and not isinstance(cluster, str) else check_spec(cluster)
-    except ClusterError as err:
-        raise RunError(str(err)) from None
-    if isinstance(spec, str) and not spec:
-        outcomes = []
-        for name, data_dir in zip(names, data_dirs):
-            if progress:
-                print(f"market {name} ({data_dir})", flush=True)
-            outcomes.append(_run_market(str(data_dir), str(out / name), progress=progress, **options))
-    else:
-        try:
-            with backend(spec) as state:
+        if cluster is None or isinstance(cluster, str) and not check_spec(cluster):
+            outcomes = []
+            for name, data_dir in zip(names, data_dirs):
+                if progress:
+                    print(f"market {name} ({data_dir})", flush=True)
+                outcomes.append(_run_market(str(data_dir), str(out / name), progress=progress, **options))
+        else:
+            with backend(cluster) as state:
                 futures = state.client.map(_run_market, [str(d) for d in data_dirs], [str(out / n) for n in names],
                                            progress=False, pure=False, **options)
                 outcomes = state.client.gather(futures)
-        except ClusterError as err:
-            raise RunError(str(err)) from None
+    except ClusterError as err:
+        raise RunError(str(err)) from None
     failures = [f"{name}: {error}" for name, (_, error) in zip(names, outcomes) if error]
     if progress:
         for name, (_, error) in zip(names, outcomes):
